@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from datetime import datetime, time, timezone as dt_timezone
+
+from django.utils.dateparse import parse_date, parse_datetime
+
+from banking.errors import ValidationFailed
+
+
+def parse_instant(value: str, *, name: str) -> datetime:
+    """Parse an ISO 8601 query parameter into an aware datetime.
+
+    A datetime without an offset is taken as UTC; a date alone means the end of that
+    day (UTC), i.e. "as of that date". A '+' in the offset that arrived as a space
+    (an unencoded query string) is repaired.
+    """
+    text = value.strip().replace(" ", "+") if "T" in value else value.strip()
+    try:
+        parsed = parse_datetime(text)
+        if parsed is None:
+            day = parse_date(text)
+            if day is not None:
+                parsed = datetime.combine(day, time.max)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValidationFailed(
+            f"{name} must be an ISO 8601 date or datetime, e.g. 2025-08-16T10:30:00Z."
+        )
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt_timezone.utc)
+    return parsed

@@ -1,0 +1,56 @@
+"""Domain errors. Services raise these; ``banking.api.exception_handler`` maps each to an
+HTTP status and the ``{"error": "..."}`` body, in one place."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    status_code = 400
+    default_message = "The request could not be processed."
+
+    def __init__(self, message: str | None = None, *, extra: dict[str, Any] | None = None):
+        self.message = message or self.default_message
+        self.extra = extra or {}
+        super().__init__(self.message)
+
+
+class ValidationFailed(ApplicationError):
+    default_message = "Invalid input."
+
+
+class InvalidAmount(ValidationFailed):
+    default_message = "Invalid amount."
+
+
+class InsufficientFunds(ApplicationError):
+    default_message = "Insufficient balance."
+
+
+class SameAccountTransfer(ValidationFailed):
+    default_message = "Cannot transfer to the same account."
+
+
+class BalanceLimitExceeded(ApplicationError):
+    default_message = "This deposit would take the balance over the maximum an account may hold."
+
+
+class InvalidCredentials(ApplicationError):
+    status_code = 401
+    default_message = "Invalid credentials."
+
+
+class NotFound(ApplicationError):
+    status_code = 404
+    default_message = "Not found."
+
+
+class AccountNotFound(NotFound):
+    # Same message whether the account does not exist or belongs to someone else,
+    # so that ids cannot be probed.
+    default_message = "Account not found."
+
+
+class Conflict(ApplicationError):
+    status_code = 409
+    default_message = "The request conflicts with the current state."

@@ -1,0 +1,38 @@
+"""Routes. Every API path answers with and without a trailing slash, as the contract
+writes them (``POST /transactions/deposit``) and as some clients send them."""
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path, re_path
+
+from accounts.views import AccountViewSet
+from transactions.views import TransactionViewSet
+from users.views import AuthViewSet, UserViewSet
+
+ID = r"(?P<account_id>[0-9]{1,18})"
+
+
+def api(route: str, view, name: str):
+    return re_path(rf"^{route}/?$", view, name=name)
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    api("users", UserViewSet.as_view({"post": "create"}), "user-create"),
+    api("auth/login", AuthViewSet.as_view({"post": "login"}), "auth-login"),
+    api("auth/logout", AuthViewSet.as_view({"post": "logout"}), "auth-logout"),
+    api("auth/logout-all", AuthViewSet.as_view({"post": "logout_all"}), "auth-logout-all"),
+    api("accounts", AccountViewSet.as_view({"post": "create", "get": "list"}), "account-list"),
+    api("accounts/all", AccountViewSet.as_view({"get": "list"}), "account-all"),
+    api(f"accounts/{ID}", AccountViewSet.as_view({"get": "retrieve"}), "account-detail"),
+    api(f"accounts/{ID}/balance", AccountViewSet.as_view({"get": "balance"}), "account-balance"),
+    api("transactions/deposit", TransactionViewSet.as_view({"post": "deposit"}), "transaction-deposit"),
+    api("transactions/withdraw", TransactionViewSet.as_view({"post": "withdraw"}), "transaction-withdraw"),
+    api("transactions/transfer", TransactionViewSet.as_view({"post": "transfer"}), "transaction-transfer"),
+    api(f"transactions/{ID}", TransactionViewSet.as_view({"get": "history"}), "transaction-history"),
+]
+
+handler400 = "banking.api.json_bad_request"
+handler403 = "banking.api.json_permission_denied"
+handler404 = "banking.api.json_not_found"
+handler500 = "banking.api.json_server_error"

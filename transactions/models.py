@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from banking.money import ZERO, MoneyField
+
+
+class Transaction(models.Model):
+    """One row of an account's ledger. Rows are append-only: they are created by the
+    services in ``transactions.services`` and never updated or deleted.
+
+    Each row carries the account's running balance after it (``balance_after``) and a
+    per-account sequence number (``seq``), both assigned while the account row is
+    locked. The balance is therefore the newest row's ``balance_after`` (one index
+    probe, whatever the history length), and a full SUM over the rows remains the
+    audit path that must agree with it.
+    """
+
+    class Type(models.TextChoices):
+        DEPOSIT = "DEPOSIT"
+        WITHDRAWAL = "WITHDRAWAL"
+        TRANSFER = "TRANSFER"
+
+    class Status(models.TextChoices):
+        SUCCESS = "SUCCESS"
+        # An attempt refused for insufficient funds: recorded for the audit trail,
+        # moves no money (its balance_after equals the balance before it).
+        FAILED = "FAILED"
+
+    class Direction(models.TextChoices):
+        CREDIT = "CREDIT"  # money in
+        DEBIT = "DEBIT"  # money out
+
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, related_name="transactions"
+    )
+    seq = models.PositiveBigIntegerField(help_text="Position in the account's ledger, from 1.")
+    transaction_type = models.CharField(max_length=16, choices=Type.choices)
+    direction = models.CharField(max_length=6, choices=Direction.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.SUCCESS)
+    amount = MoneyField()
+    balance_after = MoneyField()
+    note = models.CharField(max_length=512, blank=True)
+    created_at = models.DateTimeField()
+    initiated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # Both legs of a transfer share this reference.
+    transfer_ref = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "seq"], name="ledger_account_seq_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="ledger_balance_never_negative"
+            ),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="ledger_seq_from_one"),
+            models.CheckConstraint(
+                condition=Q(status__in=["SUCCESS", "FAILED"]), name="ledger_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(direction__in=["CREDIT", "DEBIT"]), name="ledger_direction_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(transaction_type__in=["DEPOSIT", "WITHDRAWAL", "TRANSFER"]),
+                name="ledger_type_valid",
+            ),
+            # Deposits only credit, withdrawals only debit.
+            models.CheckConstraint(
+                condition=~Q(transaction_type="DEPOSIT", direction="DEBIT")
+                & ~Q(transaction_type="WITHDRAWAL", direction="CREDIT"),
+                name="ledger_type_direction_consistent",
+            ),
+        ]
+        indexes = [
+            # Balance as of an instant: newest row at or before it, one probe.
+            models.Index(fields=["account", "created_at", "seq"], name="ledger_account_time_idx"),
+            models.Index(fields=["transfer_ref"], name="ledger_transfer_ref_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_type} {self.direction} {self.amount} on account {self.account_id} ({self.status})"
+
+    @property
+    def signed_amount(self):
+        if self.status != self.Status.SUCCESS:
+            return ZERO
+        return self.amount if self.direction == self.Direction.CREDIT else -self.amount

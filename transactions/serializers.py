@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from banking.api import InputSerializer
+from banking.money import AmountField, format_money
+from transactions.models import Transaction
+
+ACCOUNT_ID_MAX = 2**63 - 1
+
+
+def _account_id_field() -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=ACCOUNT_ID_MAX)
+
+
+def _note_field() -> serializers.CharField:
+    return serializers.CharField(max_length=255, required=False, allow_blank=True, allow_null=True, default="")
+
+
+class MovementInputSerializer(InputSerializer):
+    """Body of a deposit or a withdrawal."""
+
+    account_id = _account_id_field()
+    amount = AmountField()
+    note = _note_field()
+
+
+class TransferInputSerializer(InputSerializer):
+    from_account_id = _account_id_field()
+    to_account_id = _account_id_field()
+    amount = AmountField()
+    note = _note_field()
+
+
+def transaction_data(entry: Transaction) -> dict:
+    """One ledger row as the API shows it. Built by hand rather than by a serializer
+    class: it is on every write's hot path and its shape is fixed by the contract."""
+    return {
+        "id": entry.pk,
+        "account_id": entry.account_id,
+        "amount": format_money(entry.amount),
+        "transaction_type": entry.transaction_type,
+        "status": entry.status,
+        "note": entry.note,
+        "created_at": serializers.DateTimeField().to_representation(entry.created_at),
+    }
+
+
+def movement_data(entry: Transaction) -> dict:
+    """A deposit or withdrawal: the row plus the balance it left."""
+    return {**transaction_data(entry), "new_balance": format_money(entry.balance_after)}

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from rest_framework import serializers
+
+from banking.api import InputSerializer
+from users.models import User
+
+
+class UserCreateInputSerializer(InputSerializer):
+    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class UserOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "first_name", "last_name", "date_joined", "is_active"]
+        read_only_fields = fields
+
+
+class LoginInputSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    password = serializers.CharField(max_length=128, trim_whitespace=False, required=False, allow_blank=True)
