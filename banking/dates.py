@@ -16,11 +16,9 @@ def parse_instant(value: str, *, name: str) -> datetime:
     """
     text = value.strip().replace(" ", "+") if "T" in value else value.strip()
     try:
-        parsed = parse_datetime(text)
-        if parsed is None:
-            day = parse_date(text)
-            if day is not None:
-                parsed = datetime.combine(day, time.max)
+        # A bare date first: Python 3.11's fromisoformat would read it as midnight.
+        day = parse_date(text) if len(text) == 10 else None
+        parsed = datetime.combine(day, time.max) if day else parse_datetime(text)
     except ValueError:
         parsed = None
     if parsed is None:

@@ -28,17 +28,16 @@ class AuthViewSet(viewsets.ViewSet):
     """``POST /auth/login`` issues a token; ``/auth/logout`` revokes the one presented;
     ``/auth/logout-all`` revokes every token of the caller (all devices)."""
 
+    def _is_login_route(self) -> bool:
+        # DRF asks for authenticators before it sets self.action, hence the action map.
+        return getattr(self, "action_map", {}).get("post") == "login"
+
     def get_permissions(self):
-        if self.action == "login":
-            return [AllowAny()]
-        return [IsAuthenticated()]
+        return [AllowAny()] if self._is_login_route() else [IsAuthenticated()]
 
     def get_authenticators(self):
-        # Login must work even when the client still sends a stale token. (DRF asks for
-        # the authenticators before it sets self.action, hence the action map.)
-        if getattr(self, "action_map", {}).get("post") == "login":
-            return []
-        return super().get_authenticators()
+        # Login must work even when the client still sends a stale token.
+        return [] if self._is_login_route() else super().get_authenticators()
 
     def login(self, request: Request) -> Response:
         data = LoginInputSerializer(data=request.data)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install and serve the API with gunicorn on http://127.0.0.1:8000 (HOST/PORT to change).
+# Uses DATABASE_URL when set, otherwise the embedded SQLite file var/db.sqlite3.
+# If DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD (and optionally
+# DJANGO_SUPERUSER_EMAIL) are set, that admin user is created when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+PY=.venv/bin/python
+$PY manage.py migrate --noinput
+$PY manage.py collectstatic --noinput -v0
+if [ -n "${DJANGO_SUPERUSER_USERNAME:-}" ] && [ -n "${DJANGO_SUPERUSER_PASSWORD:-}" ]; then
+  $PY manage.py ensure_superuser
+fi
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+# On SQLite writers are serialized anyway; a few workers keep reads concurrent.
+WORKERS=${WEB_CONCURRENCY:-$(( $(nproc) * 2 + 1 ))}
+echo "Serving on http://$HOST:$PORT (workers: $WORKERS)"
+exec .venv/bin/gunicorn banking.wsgi:application \
+  --bind "$HOST:$PORT" --workers "$WORKERS" --access-logfile - --graceful-timeout 10 "$@"

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import factory
+from factory.django import DjangoModelFactory
+
+from accounts.models import Account
+from users.models import User
+
+DEFAULT_PASSWORD = "correct-horse-battery-42"
+
+
+class UserFactory(DjangoModelFactory):
+    class Meta:
+        model = User
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    first_name = "Test"
+    last_name = "User"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        password = kwargs.pop("password", DEFAULT_PASSWORD)
+        return model_class.objects.create_user(*args, password=password, **kwargs)
+
+
+class AccountFactory(DjangoModelFactory):
+    class Meta:
+        model = Account
+
+    user = factory.SubFactory(UserFactory)
+    bank_name = "Savings Bank"
+    branch = "Main Branch"

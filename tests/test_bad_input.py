@@ -1,0 +1,112 @@
+"""Bad input gets a clear 4xx JSON error, never a 5xx, and changes nothing."""
+import json
+
+import pytest
+
+from transactions.models import Transaction
+
+pytestmark = pytest.mark.django_db
+
+BAD_AMOUNTS = [
+    ("zero", "0"), ("zero-number", 0), ("zero-cents", "0.00"), ("negative", "-5.00"), ("negative-number", -5),
+    ("letters", "abc"), ("nan", "NaN"), ("infinity", "Infinity"), ("three-places", "1.005"),
+    ("three-places-number", 1.005), ("huge", "1000000000000.00"), ("over-max", "1000000000.01"),
+    ("exponent", "1e3"), ("empty", ""), ("null", None), ("bool", True), ("list", ["1"]), ("object", {"v": 1}),
+    ("comma", "1,00"),
+]
+
+
+def _post_with_amount(client, account, path, amount, **extra):
+    body = {"amount": amount, **extra}
+    if path.endswith("transfer"):
+        body.setdefault("from_account_id", account.pk)
+    else:
+        body.setdefault("account_id", account.pk)
+    return client.post(path, body, format="json")
+
+
+@pytest.mark.parametrize("path", ["/transactions/deposit", "/transactions/withdraw", "/transactions/transfer"])
+@pytest.mark.parametrize("label, amount", BAD_AMOUNTS, ids=[b[0] for b in BAD_AMOUNTS])
+def test_bad_amounts_are_400_and_move_nothing(alice, account, other_account, fund, path, label, amount):
+    fund(account, "100.00")
+    before = Transaction.objects.count()
+    response = _post_with_amount(alice, account, path, amount, to_account_id=other_account.pk)
+    assert response.status_code == 400, response.content
+    assert "mount" in response.json()["error"]
+    assert Transaction.objects.count() == before
+
+
+@pytest.mark.parametrize("path", ["/transactions/deposit", "/transactions/withdraw", "/transactions/transfer"])
+def test_missing_amount_is_400(alice, account, other_account, path):
+    body = {"account_id": account.pk, "from_account_id": account.pk, "to_account_id": other_account.pk}
+    response = alice.post(path, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "Amount is required."
+
+
+def test_json_number_amount_is_accepted_exactly(alice, account):
+    response = alice.post("/transactions/deposit", data='{"account_id": %d, "amount": 10.10}' % account.pk,
+                          content_type="application/json")
+    assert response.status_code == 201
+    assert response.json()["amount"] == "10.10"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['{"account_id": 1, "amount": "1.00"', "not json", '{"amount": NaN}', "", "[1, 2", '{"a": Infinity}'],
+)
+def test_malformed_json_is_400(alice, raw):
+    response = alice.post("/transactions/deposit", data=raw, content_type="application/json")
+    assert response.status_code == 400
+    assert "error" in response.json()
+
+
+@pytest.mark.parametrize("raw", ["[]", '"text"', "42", "null"])
+def test_json_that_is_not_an_object_is_400(alice, raw):
+    response = alice.post("/transactions/deposit", data=raw, content_type="application/json")
+    assert response.status_code == 400
+    assert "error" in response.json()
+
+
+def test_non_json_content_type_is_415(alice, account):
+    response = alice.post("/transactions/deposit", data="account_id=1&amount=5", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+    assert "Unsupported media type" in response.json()["error"]
+
+
+@pytest.mark.parametrize("account_id", ["abc", -1, 0, 1.5, 2**70, None, True, "", [1]])
+def test_invalid_account_ids_are_400(alice, account, account_id):
+    before = Transaction.objects.count()
+    response = alice.post("/transactions/deposit", {"account_id": account_id, "amount": "1.00"}, format="json")
+    assert response.status_code == 400
+    assert "ccount" in response.json()["error"]
+    assert Transaction.objects.count() == before
+
+
+@pytest.mark.parametrize("field", ["from_account_id", "to_account_id"])
+def test_invalid_transfer_ids_are_400(alice, account, other_account, field):
+    body = {"from_account_id": account.pk, "to_account_id": other_account.pk, "amount": "1.00", field: "x"}
+    response = alice.post("/transactions/transfer", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(field)
+
+
+def test_note_longer_than_255_characters_is_400(alice, account):
+    response = alice.post("/transactions/deposit", {"account_id": account.pk, "amount": "1.00", "note": "n" * 256}, format="json")
+    assert response.status_code == 400
+    assert "note" in response.json()["error"]
+    assert not Transaction.objects.exists()
+
+
+def test_validation_errors_carry_per_field_details(alice):
+    response = alice.post("/transactions/deposit", {}, format="json")
+    body = response.json()
+    assert response.status_code == 400
+    assert set(body["details"]) == {"account_id", "amount"}
+
+
+def test_unicode_note_round_trips(alice, account):
+    note = "Loyer — février 🏠"
+    response = alice.post("/transactions/deposit", data=json.dumps({"account_id": account.pk, "amount": "1", "note": note}),
+                          content_type="application/json")
+    assert response.json()["note"] == note
