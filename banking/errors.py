@@ -54,3 +54,22 @@ class AccountNotFound(NotFound):
 class Conflict(ApplicationError):
     status_code = 409
     default_message = "The request conflicts with the current state."
+
+
+class TransactionNotFound(NotFound):
+    default_message = "Transaction not found."
+
+
+class NotReversible(ApplicationError):
+    default_message = "This transaction cannot be reversed."
+
+
+class AlreadyReversed(Conflict):
+    default_message = "This transaction has already been reversed."
+
+
+class IdempotencyConflict(Conflict):
+    default_message = (
+        "This Idempotency-Key was already used with a different request. "
+        "Use a new key for a new operation."
+    )

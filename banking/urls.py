@@ -30,6 +30,11 @@ urlpatterns = [
     api("transactions/withdraw", TransactionViewSet.as_view({"post": "withdraw"}), "transaction-withdraw"),
     api("transactions/transfer", TransactionViewSet.as_view({"post": "transfer"}), "transaction-transfer"),
     api(f"transactions/{ID}", TransactionViewSet.as_view({"get": "history"}), "transaction-history"),
+    api(
+        r"transactions/(?P<transaction_id>[0-9]{1,18})/reverse",
+        TransactionViewSet.as_view({"post": "reverse"}),
+        "transaction-reverse",
+    ),
 ]
 
 handler400 = "banking.api.json_bad_request"

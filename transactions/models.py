@@ -22,6 +22,8 @@ class Transaction(models.Model):
         DEPOSIT = "DEPOSIT"
         WITHDRAWAL = "WITHDRAWAL"
         TRANSFER = "TRANSFER"
+        # A correction posted by staff: the opposite movement of an earlier row.
+        REVERSAL = "REVERSAL"
 
     class Status(models.TextChoices):
         SUCCESS = "SUCCESS"
@@ -47,8 +49,12 @@ class Transaction(models.Model):
     initiated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    # Both legs of a transfer share this reference.
+    # Both legs of a transfer (or of a transfer's reversal) share this reference.
     transfer_ref = models.UUIDField(null=True, blank=True)
+    # For a REVERSAL row: the row it reverses. One-to-one, so a row is reversed once.
+    reversal_of = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
 
     class Meta:
         ordering = ["-seq"]
@@ -66,7 +72,7 @@ class Transaction(models.Model):
                 condition=Q(direction__in=["CREDIT", "DEBIT"]), name="ledger_direction_valid"
             ),
             models.CheckConstraint(
-                condition=Q(transaction_type__in=["DEPOSIT", "WITHDRAWAL", "TRANSFER"]),
+                condition=Q(transaction_type__in=["DEPOSIT", "WITHDRAWAL", "TRANSFER", "REVERSAL"]),
                 name="ledger_type_valid",
             ),
             # Deposits only credit, withdrawals only debit.
@@ -74,6 +80,12 @@ class Transaction(models.Model):
                 condition=~Q(transaction_type="DEPOSIT", direction="DEBIT")
                 & ~Q(transaction_type="WITHDRAWAL", direction="CREDIT"),
                 name="ledger_type_direction_consistent",
+            ),
+            # A reversal always names what it reverses; nothing else does.
+            models.CheckConstraint(
+                condition=Q(transaction_type="REVERSAL", reversal_of__isnull=False)
+                | (~Q(transaction_type="REVERSAL") & Q(reversal_of__isnull=True)),
+                name="ledger_reversal_linked",
             ),
         ]
         indexes = [
@@ -90,3 +102,23 @@ class Transaction(models.Model):
         if self.status != self.Status.SUCCESS:
             return ZERO
         return self.amount if self.direction == self.Direction.CREDIT else -self.amount
+
+
+class IdempotencyKey(models.Model):
+    """A client-chosen ``Idempotency-Key`` and the answer given to the first request that
+    carried it, so that a retried request replays that answer instead of moving money
+    twice. Scoped to the user; kept at least ``IDEMPOTENCY_KEY_TTL_HOURS``."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the operation and its canonical request body.
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.user_id})"

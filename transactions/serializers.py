@@ -32,6 +32,10 @@ class TransferInputSerializer(InputSerializer):
     note = _note_field()
 
 
+class ReversalInputSerializer(InputSerializer):
+    note = _note_field()
+
+
 def transaction_data(entry: Transaction) -> dict:
     """One ledger row as the API shows it. Built by hand rather than by a serializer
     class: it is on every write's hot path and its shape is fixed by the contract."""
@@ -49,3 +53,13 @@ def transaction_data(entry: Transaction) -> dict:
 def movement_data(entry: Transaction) -> dict:
     """A deposit or withdrawal: the row plus the balance it left."""
     return {**transaction_data(entry), "new_balance": format_money(entry.balance_after)}
+
+
+def reversal_data(original_id: int, rows: list[Transaction]) -> dict:
+    return {
+        "reversed_transaction_id": original_id,
+        "reversal_transactions": [
+            {**transaction_data(row), "reversal_of": row.reversal_of_id, "balance_after": format_money(row.balance_after)}
+            for row in rows
+        ],
+    }

@@ -29,10 +29,13 @@ from django.utils import timezone
 from accounts.models import Account
 from banking.errors import (
     AccountNotFound,
+    AlreadyReversed,
     ApplicationError,
     BalanceLimitExceeded,
     InsufficientFunds,
+    NotReversible,
     SameAccountTransfer,
+    TransactionNotFound,
     ValidationFailed,
 )
 from banking.money import MAX_BALANCE, format_money, validate_amount
@@ -195,6 +198,57 @@ def transfer_create(
         raise error
     assert isinstance(result, TransferResult)
     return result
+
+
+def reversal_create(*, transaction_id: int, note: str = "", initiated_by: User) -> list[Transaction]:
+    """Staff correction: post the opposite movement of an earlier successful row, linked
+    to it by ``reversal_of``. A transfer is reversed whole (both legs, money goes back).
+    History is never rewritten. A row is reversed at most once (checked under the
+    account locks, and by a unique constraint), and a reversal that would overdraw an
+    account is refused."""
+    note = _clean_note(note)
+    original = Transaction.objects.filter(pk=transaction_id).first()
+    if original is None:
+        raise TransactionNotFound()
+    if original.status != Transaction.Status.SUCCESS:
+        raise NotReversible("Only successful transactions can be reversed; this one moved no money.")
+    if original.transaction_type == Transaction.Type.REVERSAL:
+        raise NotReversible("A reversal cannot itself be reversed; post a new movement instead.")
+    legs = [original]
+    if original.transfer_ref is not None:
+        legs = list(Transaction.objects.filter(transfer_ref=original.transfer_ref).order_by("pk"))
+
+    def work() -> list[Transaction]:
+        locked = _lock_accounts([leg.account_id for leg in legs])
+        if Transaction.objects.filter(reversal_of__in=legs).exists():
+            raise AlreadyReversed()
+        heads = {pk: ledger_head_get(account_id=pk) for pk in locked}
+        ref = uuid.uuid4() if len(legs) > 1 else None
+        rows = []
+        for leg in legs:
+            head = heads[leg.account_id]
+            credit = leg.direction == Transaction.Direction.DEBIT  # undo a debit by crediting
+            if not credit and head.balance < leg.amount:
+                raise InsufficientFunds(
+                    f"Reversal refused: it would overdraw account {leg.account_id} "
+                    f"(available {format_money(head.balance)}, needed {format_money(leg.amount)})."
+                )
+            balance = head.balance + leg.amount if credit else head.balance - leg.amount
+            if balance > MAX_BALANCE:
+                raise BalanceLimitExceeded()
+            rows.append(Transaction(
+                **_entry_fields(locked[leg.account_id], head, initiated_by),
+                transaction_type=Transaction.Type.REVERSAL,
+                direction=Transaction.Direction.CREDIT if credit else Transaction.Direction.DEBIT,
+                amount=leg.amount,
+                balance_after=balance,
+                note=_join_note(f"Reversal of transaction {leg.pk}", note),
+                transfer_ref=ref,
+                reversal_of=leg,
+            ))
+        return Transaction.objects.bulk_create(rows)
+
+    return _run_atomic(work)
 
 
 # --- helpers -----------------------------------------------------------------------

@@ -2,18 +2,23 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from collections.abc import Callable
+
 from rest_framework import status, viewsets
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.selectors import account_get_for_user
 from banking.errors import ValidationFailed
 from banking.money import format_money
-from transactions import selectors, services
+from transactions import idempotency, selectors, services
 from transactions.serializers import (
     MovementInputSerializer,
+    ReversalInputSerializer,
     TransferInputSerializer,
     movement_data,
+    reversal_data,
     transaction_data,
 )
 
@@ -22,50 +27,64 @@ HISTORY_MAX_LIMIT = 500
 
 
 class TransactionViewSet(viewsets.ViewSet):
-    """Deposits, withdrawals and transfers on the caller's own accounts, and history."""
+    """Deposits, withdrawals and transfers on the caller's own accounts, history, and
+    (staff only) reversals. The three money movements honour ``Idempotency-Key``."""
+
+    def get_permissions(self):
+        if self.action == "reverse":
+            return [IsAuthenticated(), IsAdminUser()]
+        return super().get_permissions()
 
     def deposit(self, request: Request) -> Response:
         data = _valid(MovementInputSerializer, request)
-        entry = services.deposit_create(
-            account_id=data["account_id"],
-            amount=data["amount"],
-            note=data["note"] or "",
-            initiated_by=request.user,
-            owner=request.user,
-        )
-        return Response(movement_data(entry), status=status.HTTP_201_CREATED)
+
+        def run():
+            entry = services.deposit_create(
+                account_id=data["account_id"], amount=data["amount"], note=data["note"] or "",
+                initiated_by=request.user, owner=request.user,
+            )
+            return status.HTTP_201_CREATED, movement_data(entry)
+
+        return _respond(request, "deposit", data, run)
 
     def withdraw(self, request: Request) -> Response:
         data = _valid(MovementInputSerializer, request)
-        entry = services.withdrawal_create(
-            account_id=data["account_id"],
-            amount=data["amount"],
-            note=data["note"] or "",
-            initiated_by=request.user,
-            owner=request.user,
-        )
-        return Response(movement_data(entry), status=status.HTTP_201_CREATED)
+
+        def run():
+            entry = services.withdrawal_create(
+                account_id=data["account_id"], amount=data["amount"], note=data["note"] or "",
+                initiated_by=request.user, owner=request.user,
+            )
+            return status.HTTP_201_CREATED, movement_data(entry)
+
+        return _respond(request, "withdraw", data, run)
 
     def transfer(self, request: Request) -> Response:
         data = _valid(TransferInputSerializer, request)
-        result = services.transfer_create(
-            from_account_id=data["from_account_id"],
-            to_account_id=data["to_account_id"],
-            amount=data["amount"],
-            note=data["note"] or "",
-            initiated_by=request.user,
-            owner=request.user,
-        )
-        return Response(
-            {
+
+        def run():
+            result = services.transfer_create(
+                from_account_id=data["from_account_id"], to_account_id=data["to_account_id"],
+                amount=data["amount"], note=data["note"] or "",
+                initiated_by=request.user, owner=request.user,
+            )
+            return status.HTTP_201_CREATED, {
                 "debit_transaction": transaction_data(result.debit),
                 "credit_transaction": transaction_data(result.credit),
                 "from_account_balance": format_money(result.debit.balance_after),
                 "to_account_balance": format_money(result.credit.balance_after),
                 "transfer_amount": format_money(result.amount),
-            },
-            status=status.HTTP_201_CREATED,
+            }
+
+        return _respond(request, "transfer", data, run)
+
+    def reverse(self, request: Request, transaction_id: str) -> Response:
+        """Staff only: post the opposite movement of transaction ``transaction_id``."""
+        data = _valid(ReversalInputSerializer, request)
+        rows = services.reversal_create(
+            transaction_id=int(transaction_id), note=data["note"] or "", initiated_by=request.user
         )
+        return Response(reversal_data(int(transaction_id), rows), status=status.HTTP_201_CREATED)
 
     def history(self, request: Request, account_id: str) -> Response:
         """Newest first, ``limit`` rows a page (default 50, at most 500); the next page's
@@ -84,6 +103,19 @@ class TransactionViewSet(viewsets.ViewSet):
             next_url = request.build_absolute_uri(request.path) + "?" + urlencode(query)
             headers["Link"] = f'<{next_url}>; rel="next"'
         return Response([transaction_data(row) for row in rows], headers=headers)
+
+
+def _respond(request: Request, operation: str, data: dict, run: Callable[[], tuple[int, dict]]) -> Response:
+    """Run a money movement, through the idempotency store when the client sent a key."""
+    key = request.headers.get(idempotency.HEADER)
+    if key is None:
+        code, body = run()
+        return Response(body, status=code)
+    code, body, replayed = idempotency.run_idempotent(
+        user=request.user, key=key, operation=operation, payload=data, run=run
+    )
+    headers = {idempotency.REPLAY_HEADER: "true"} if replayed else {}
+    return Response(body, status=code, headers=headers)
 
 
 def _valid(serializer_class, request: Request) -> dict:

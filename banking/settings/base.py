@@ -131,6 +131,8 @@ REST_FRAMEWORK = {
 
 # Lifetime of an API token issued by POST /auth/login.
 AUTH_TOKEN_TTL_HOURS = env_int("AUTH_TOKEN_TTL_HOURS", 24)
+# Idempotency keys are kept at least this long (purge_expired removes older ones).
+IDEMPOTENCY_KEY_TTL_HOURS = max(24, env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24))
 
 # --- I18N / time --------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

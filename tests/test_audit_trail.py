@@ -1,0 +1,179 @@
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
+
+from tests.factories import UserFactory
+from transactions.models import Transaction
+from transactions.selectors import balance_get
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client_for):
+    return client_for(UserFactory(username="auditor", is_staff=True))
+
+
+def reverse(client, row_id, note=""):
+    return client.post(f"/transactions/{row_id}/reverse", {"note": note}, format="json")
+
+
+# --- append-only ---------------------------------------------------------------------
+
+@pytest.mark.postgres
+def test_raw_sql_update_of_a_ledger_row_is_rejected_by_the_database(account, fund):
+    row = fund(account, "10.00")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE transactions_transaction SET amount = 1000 WHERE id = %s", [row.pk])
+    row.refresh_from_db()
+    assert row.amount == Decimal("10.00")
+
+
+@pytest.mark.postgres
+def test_raw_sql_delete_of_a_ledger_row_is_rejected_by_the_database(account, fund):
+    row = fund(account, "10.00")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM transactions_transaction WHERE id = %s", [row.pk])
+    assert Transaction.objects.filter(pk=row.pk).exists()
+
+
+@pytest.mark.postgres
+def test_orm_update_of_a_ledger_row_is_rejected_by_the_database(account, fund):
+    fund(account, "10.00")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        Transaction.objects.filter(account=account).update(note="rewritten")
+
+
+def test_every_row_records_who_initiated_it_and_when(alice, user, account):
+    body = alice.post("/transactions/deposit", {"account_id": account.pk, "amount": "3.00"}, format="json").json()
+    row = Transaction.objects.get(pk=body["id"])
+    assert row.initiated_by == user
+    assert row.created_at is not None
+
+
+# --- reversals -------------------------------------------------------------------------
+
+def test_staff_reversal_of_a_deposit_posts_the_opposite_movement(staff, account, fund):
+    deposit = fund(account, "40.00")
+    response = reverse(staff, deposit.pk, "posted twice by mistake")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["reversed_transaction_id"] == deposit.pk
+    (row,) = body["reversal_transactions"]
+    assert row["transaction_type"] == "REVERSAL" and row["amount"] == "40.00"
+    assert row["reversal_of"] == deposit.pk and row["balance_after"] == "0.00"
+    assert row["note"] == f"Reversal of transaction {deposit.pk}: posted twice by mistake"
+    assert balance_get(account_id=account.pk) == Decimal("0.00")
+    assert Transaction.objects.get(pk=row["id"]).initiated_by.username == "auditor"
+    deposit.refresh_from_db()
+    assert deposit.amount == Decimal("40.00") and deposit.status == "SUCCESS"  # history untouched
+
+
+def test_reversing_a_transfer_moves_the_money_back_on_both_legs(staff, alice, account, other_account, fund):
+    fund(account, "100.00")
+    legs = alice.post("/transactions/transfer",
+                      {"from_account_id": account.pk, "to_account_id": other_account.pk, "amount": "30.00"},
+                      format="json").json()
+    response = reverse(staff, legs["credit_transaction"]["id"])
+    assert response.status_code == 201
+    assert len(response.json()["reversal_transactions"]) == 2
+    assert balance_get(account_id=account.pk) == Decimal("100.00")
+    assert balance_get(account_id=other_account.pk) == Decimal("0.00")
+    call_command("verify_ledger")
+
+
+def test_a_row_can_be_reversed_only_once(staff, account, fund):
+    deposit = fund(account, "10.00")
+    fund(account, "10.00")
+    assert reverse(staff, deposit.pk).status_code == 201
+    again = reverse(staff, deposit.pk)
+    assert again.status_code == 409
+    assert again.json() == {"error": "This transaction has already been reversed."}
+    assert balance_get(account_id=account.pk) == Decimal("10.00")
+
+
+def test_a_reversal_that_would_overdraw_is_refused(staff, alice, account, fund):
+    deposit = fund(account, "10.00")
+    alice.post("/transactions/withdraw", {"account_id": account.pk, "amount": "8.00"}, format="json")
+    response = reverse(staff, deposit.pk)
+    assert response.status_code == 400
+    assert "would overdraw" in response.json()["error"]
+    assert balance_get(account_id=account.pk) == Decimal("2.00")
+
+
+def test_failed_rows_and_reversals_cannot_be_reversed(staff, alice, account, fund):
+    deposit = fund(account, "1.00")
+    alice.post("/transactions/withdraw", {"account_id": account.pk, "amount": "5.00"}, format="json")
+    failed = Transaction.objects.get(status="FAILED")
+    assert reverse(staff, failed.pk).status_code == 400
+    reversal_id = reverse(staff, deposit.pk).json()["reversal_transactions"][0]["id"]
+    assert reverse(staff, reversal_id).status_code == 400
+
+
+def test_customers_cannot_reverse(alice, account, fund):
+    deposit = fund(account, "10.00")
+    response = reverse(alice, deposit.pk)
+    assert response.status_code == 403
+    assert "error" in response.json()
+    assert balance_get(account_id=account.pk) == Decimal("10.00")
+
+
+def test_reversing_an_unknown_transaction_is_404(staff):
+    assert reverse(staff, 987654).json() == {"error": "Transaction not found."}
+
+
+def test_admin_action_reverses_through_the_service(client, account, fund):
+    teller = UserFactory(username="teller", is_staff=True, is_superuser=True)
+    client.force_login(teller)
+    deposit = fund(account, "15.00")
+    client.post("/admin/transactions/transaction/",
+                {"action": "reverse_selected", "_selected_action": [deposit.pk]})
+    reversal = Transaction.objects.get(reversal_of=deposit)
+    assert reversal.initiated_by == teller and balance_get(account_id=account.pk) == Decimal("0.00")
+
+
+# --- verify_ledger --------------------------------------------------------------------------
+
+def test_verify_ledger_passes_on_a_consistent_ledger(alice, account, other_account, fund, capsys):
+    fund(account, "10.00")
+    alice.post("/transactions/transfer",
+               {"from_account_id": account.pk, "to_account_id": other_account.pk, "amount": "4.00"}, format="json")
+    call_command("verify_ledger")
+    assert "ledger OK: 2 accounts, 3 rows" in capsys.readouterr().out
+
+
+def _tamper(sql, params):
+    """Simulate corruption that bypassed the services: a superuser session with triggers
+    off (session_replication_role = replica), as a restore or a rogue DBA might do."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")
+        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = origin")
+
+
+def test_verify_ledger_fails_loudly_on_a_tampered_amount(account, fund, capsys):
+    fund(account, "10.00")
+    row = fund(account, "5.00")
+    _tamper("UPDATE transactions_transaction SET amount = 6 WHERE id = %s", [row.pk])
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("verify_ledger")
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "LEDGER MISMATCH" in err and f"account {account.pk}" in err
+
+
+def test_verify_ledger_detects_a_half_transfer(alice, account, other_account, fund, capsys):
+    fund(account, "10.00")
+    legs = alice.post("/transactions/transfer",
+                      {"from_account_id": account.pk, "to_account_id": other_account.pk, "amount": "4.00"},
+                      format="json").json()
+    _tamper("DELETE FROM transactions_transaction WHERE id = %s", [legs["credit_transaction"]["id"]])
+    with pytest.raises(SystemExit):
+        call_command("verify_ledger")
+    assert "legs do not pair up" in capsys.readouterr().err
