@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import path, re_path
 
 from accounts.views import AccountViewSet
+from banking.health import healthz
 from transactions.views import TransactionViewSet
 from users.views import AuthViewSet, UserViewSet
 
@@ -18,6 +19,7 @@ def api(route: str, view, name: str):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    api("healthz", healthz, "healthz"),
     api("users", UserViewSet.as_view({"post": "create"}), "user-create"),
     api("auth/login", AuthViewSet.as_view({"post": "login"}), "auth-login"),
     api("auth/logout", AuthViewSet.as_view({"post": "logout"}), "auth-logout"),
