@@ -13,7 +13,7 @@ from accounts.serializers import (
 )
 from banking.dates import parse_instant
 from banking.money import ZERO, format_money
-from transactions.selectors import balance_at, balance_get
+from transactions.selectors import balance_at, balance_get, owned_balance_get
 
 
 class AccountViewSet(viewsets.ViewSet):
@@ -37,10 +37,12 @@ class AccountViewSet(viewsets.ViewSet):
 
     def balance(self, request: Request, account_id: str) -> Response:
         """``?at=<ISO 8601>``: the balance as of that instant instead of now."""
-        account = selectors.account_get_for_user(user=request.user, account_id=int(account_id))
         at_param = request.query_params.get("at")
         if at_param is None:
-            return Response({"balance": format_money(balance_get(account_id=account.pk))})
+            # The hot read: ownership and balance in one statement.
+            balance = owned_balance_get(user=request.user, account_id=int(account_id))
+            return Response({"balance": format_money(balance)})
+        account = selectors.account_get_for_user(user=request.user, account_id=int(account_id))
         at = parse_instant(at_param, name="at")
         return Response(
             {"balance": format_money(balance_at(account_id=account.pk, at=at)), "at": at.isoformat()}

@@ -243,7 +243,7 @@ def test_unexpected_error_is_500_json_without_traceback(alice, account, monkeypa
     def explode(**kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(accounts.views, "balance_get", explode)
+    monkeypatch.setattr(accounts.views, "owned_balance_get", explode)
     alice.raise_request_exception = False
     response = alice.get(f"/accounts/{account.pk}/balance")
     assert response.status_code == 500

@@ -2,41 +2,30 @@
 length of an account's history."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Case, DecimalField, F, Sum, When
 
+from banking.errors import AccountNotFound
 from banking.money import CENT, ZERO
+from transactions.ledger_sql import ledger_heads, owned_balance
 from transactions.models import Transaction
-
-
-@dataclass(frozen=True)
-class LedgerHead:
-    """The newest row of an account's ledger: what the next row builds on."""
-
-    seq: int
-    balance: Decimal
-    created_at: datetime | None
-
-
-EMPTY_HEAD = LedgerHead(seq=0, balance=ZERO, created_at=None)
-
-
-def ledger_head_get(*, account_id: int) -> LedgerHead:
-    row = (
-        Transaction.objects.filter(account_id=account_id)
-        .order_by("-seq")
-        .values_list("seq", "balance_after", "created_at")
-        .first()
-    )
-    return LedgerHead(*row) if row else EMPTY_HEAD
+from users.models import User
 
 
 def balance_get(*, account_id: int) -> Decimal:
     """The current balance: the running balance stored on the newest ledger row."""
-    return ledger_head_get(account_id=account_id).balance
+    return ledger_heads([account_id])[account_id].balance
+
+
+def owned_balance_get(*, user: User, account_id: int) -> Decimal:
+    """The balance of the caller's own account (one statement); another user's account
+    is "not found", like a missing one."""
+    balance = owned_balance(account_id=account_id, user_id=user.pk)
+    if balance is None:
+        raise AccountNotFound()
+    return balance
 
 
 def balance_at(*, account_id: int, at: datetime) -> Decimal:

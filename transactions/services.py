@@ -18,7 +18,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
@@ -26,7 +26,6 @@ from typing import TypeVar
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from accounts.models import Account
 from banking.errors import (
     AccountNotFound,
     AlreadyReversed,
@@ -39,8 +38,8 @@ from banking.errors import (
     ValidationFailed,
 )
 from banking.money import MAX_BALANCE, format_money, validate_amount
+from transactions.ledger_sql import LedgerHead, LockedAccount, insert_rows, ledger_heads, lock_accounts
 from transactions.models import Transaction
-from transactions.selectors import LedgerHead, ledger_head_get
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -75,18 +74,19 @@ def deposit_create(
 
     def work() -> Transaction:
         account = _lock_owned_account(account_id, owner)
-        head = ledger_head_get(account_id=account.pk)
+        head = ledger_heads([account.id])[account.id]
         new_balance = head.balance + amount
         if new_balance > MAX_BALANCE:
             raise BalanceLimitExceeded()
-        return Transaction.objects.create(
+        (entry,) = insert_rows([Transaction(
             **_entry_fields(account, head, initiated_by),
             transaction_type=Transaction.Type.DEPOSIT,
             direction=Transaction.Direction.CREDIT,
             amount=amount,
             balance_after=new_balance,
             note=note,
-        )
+        )])
+        return entry
 
     return _run_atomic(work)
 
@@ -102,9 +102,9 @@ def withdrawal_create(
 
     def work() -> tuple[Transaction, ApplicationError | None]:
         account = _lock_owned_account(account_id, owner)
-        head = ledger_head_get(account_id=account.pk)
+        head = ledger_heads([account.id])[account.id]
         sufficient = head.balance >= amount
-        entry = Transaction.objects.create(
+        (entry,) = insert_rows([Transaction(
             **_entry_fields(account, head, initiated_by),
             transaction_type=Transaction.Type.WITHDRAWAL,
             direction=Transaction.Direction.DEBIT,
@@ -112,7 +112,7 @@ def withdrawal_create(
             amount=amount,
             balance_after=head.balance - amount if sufficient else head.balance,
             note=note,
-        )
+        )])
         return entry, None if sufficient else _insufficient(head.balance, amount)
 
     entry, error = _run_atomic(work)
@@ -140,20 +140,20 @@ def transfer_create(
         raise SameAccountTransfer()
 
     def work() -> tuple[TransferResult | Transaction, ApplicationError | None]:
-        locked = _lock_accounts([from_account_id, to_account_id], with_user=True)
+        locked = lock_accounts([from_account_id, to_account_id])
         source = locked.get(from_account_id)
         if source is None or (owner is not None and source.user_id != owner.pk):
             raise AccountNotFound()
         destination = locked.get(to_account_id)
         if destination is None:
             raise AccountNotFound("Destination account not found.")
-        source_head = ledger_head_get(account_id=source.pk)
-        destination_head = ledger_head_get(account_id=destination.pk)
-        debit_note = _join_note(f"Transfer to {destination.user.username}", note)
-        credit_note = _join_note(f"Transfer from {source.user.username}", note)
+        heads = ledger_heads([source.id, destination.id])
+        source_head, destination_head = heads[source.id], heads[destination.id]
+        debit_note = _join_note(f"Transfer to {destination.username}", note)
+        credit_note = _join_note(f"Transfer from {source.username}", note)
 
         if source_head.balance < amount:
-            failed = Transaction.objects.create(
+            (failed,) = insert_rows([Transaction(
                 **_entry_fields(source, source_head, initiated_by),
                 transaction_type=Transaction.Type.TRANSFER,
                 direction=Transaction.Direction.DEBIT,
@@ -161,7 +161,7 @@ def transfer_create(
                 amount=amount,
                 balance_after=source_head.balance,
                 note=debit_note,
-            )
+            )])
             return failed, _insufficient(source_head.balance, amount)
         if destination_head.balance + amount > MAX_BALANCE:
             raise BalanceLimitExceeded(
@@ -169,7 +169,7 @@ def transfer_create(
             )
 
         ref = uuid.uuid4()
-        debit, credit = Transaction.objects.bulk_create(
+        debit, credit = insert_rows(
             [
                 Transaction(
                     **_entry_fields(source, source_head, initiated_by),
@@ -219,10 +219,10 @@ def reversal_create(*, transaction_id: int, note: str = "", initiated_by: User) 
         legs = list(Transaction.objects.filter(transfer_ref=original.transfer_ref).order_by("pk"))
 
     def work() -> list[Transaction]:
-        locked = _lock_accounts([leg.account_id for leg in legs])
+        locked = lock_accounts([leg.account_id for leg in legs])
         if Transaction.objects.filter(reversal_of__in=legs).exists():
             raise AlreadyReversed()
-        heads = {pk: ledger_head_get(account_id=pk) for pk in locked}
+        heads = ledger_heads(list(locked))
         ref = uuid.uuid4() if len(legs) > 1 else None
         rows = []
         for leg in legs:
@@ -246,7 +246,7 @@ def reversal_create(*, transaction_id: int, note: str = "", initiated_by: User) 
                 transfer_ref=ref,
                 reversal_of=leg,
             ))
-        return Transaction.objects.bulk_create(rows)
+        return insert_rows(rows)
 
     return _run_atomic(work)
 
@@ -279,31 +279,22 @@ def _is_retryable(exc: OperationalError) -> bool:
     return "database is locked" in str(exc)
 
 
-def _lock_accounts(account_ids: Iterable[int], *, with_user: bool = False) -> dict[int, Account]:
-    """Lock the given account rows, in ascending id order, until commit."""
-    ids = sorted(set(account_ids))
-    rows = Account.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
-    if with_user:
-        rows = rows.select_related("user")
-    return {account.pk: account for account in rows}
-
-
-def _lock_owned_account(account_id: int, owner: User | None) -> Account:
-    account = _lock_accounts([account_id]).get(account_id)
+def _lock_owned_account(account_id: int, owner: User | None) -> LockedAccount:
+    account = lock_accounts([account_id]).get(account_id)
     # A foreign account is "not found", exactly like a missing one.
     if account is None or (owner is not None and account.user_id != owner.pk):
         raise AccountNotFound()
     return account
 
 
-def _entry_fields(account: Account, head: LedgerHead, initiated_by: User) -> dict:
+def _entry_fields(account: LockedAccount, head: LedgerHead, initiated_by: User) -> dict:
     """Fields that place a new row after ``head``: the next sequence number and a
     timestamp taken now (after the lock), never earlier than the previous row's, so
     that sequence order and time order agree even if the clock steps back."""
     now = timezone.now()
     if head.created_at is not None and head.created_at > now:
         now = head.created_at
-    return {"account": account, "seq": head.seq + 1, "created_at": now, "initiated_by": initiated_by}
+    return {"account_id": account.id, "seq": head.seq + 1, "created_at": now, "initiated_by": initiated_by}
 
 
 def _insufficient(balance: Decimal, amount: Decimal) -> InsufficientFunds:

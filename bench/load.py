@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Drive the API at a fixed concurrency and report throughput and latency.
+
+Runs as its own process (so the load generator does not share an interpreter with
+anything it measures), with aiohttp over keep-alive connections:
+
+    python bench/load.py --base-url http://127.0.0.1:8000 --fixtures f.json \
+        --op transfer --concurrency 16 --duration 10
+
+``--fixtures`` is a JSON list of {"account_id": int, "token": str}. Operations: transfer
+(between random fixture accounts, 0.01), deposit (1.00), withdraw (0.01), balance,
+balance_at (``--at``), history (first page). ``--requests N`` sends exactly N requests
+instead of running for a duration. Prints one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+
+import aiohttp
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def build_request(op: str, rng: random.Random, fixtures: list[dict], args) -> tuple[str, str, dict | None, str]:
+    me = rng.choice(fixtures)
+    account = me["account_id"]
+    if op == "transfer":
+        if args.transfer_to:
+            target = args.transfer_to
+        else:
+            target = rng.choice([f for f in fixtures if f["account_id"] != account])["account_id"]
+        body = {"from_account_id": account, "to_account_id": target, "amount": "0.01", "note": "bench"}
+        return "POST", "/transactions/transfer", body, me["token"]
+    if op == "deposit":
+        return "POST", "/transactions/deposit", {"account_id": account, "amount": "1.00"}, me["token"]
+    if op == "withdraw":
+        return "POST", "/transactions/withdraw", {"account_id": account, "amount": "0.01"}, me["token"]
+    if op == "balance":
+        return "GET", f"/accounts/{account}/balance", None, me["token"]
+    if op == "balance_at":
+        return "GET", f"/accounts/{account}/balance?at={args.at}", None, me["token"]
+    if op == "history":
+        return "GET", f"/transactions/{account}", None, me["token"]
+    raise SystemExit(f"unknown op {op}")
+
+
+async def run(args) -> dict:
+    fixtures = json.load(open(args.fixtures))
+    latencies: list[float] = []
+    errors = 0
+    error_samples: list[str] = []
+    sent = 0
+    connector = aiohttp.TCPConnector(limit=args.concurrency, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=30)
+    deadline = time.perf_counter() + args.duration
+
+    async with aiohttp.ClientSession(args.base_url, connector=connector, timeout=timeout) as session:
+        async def worker(index: int) -> None:
+            nonlocal errors, sent
+            rng = random.Random(index * 7919 + args.seed)
+            while True:
+                if args.requests:
+                    if sent >= args.requests:
+                        return
+                    sent += 1
+                elif time.perf_counter() >= deadline:
+                    return
+                method, path, body, token = build_request(args.op, rng, fixtures, args)
+                started = time.perf_counter()
+                try:
+                    async with session.request(
+                        method, path, json=body, headers={"Authorization": f"Token {token}"}
+                    ) as response:
+                        await response.read()
+                        ok = 200 <= response.status < 300
+                        if not ok and len(error_samples) < 5:
+                            error_samples.append(f"{response.status} {(await response.text())[:200]}")
+                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                    ok = False
+                    if len(error_samples) < 5:
+                        error_samples.append(repr(exc))
+                elapsed = time.perf_counter() - started
+                if ok:
+                    latencies.append(elapsed)
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(args.concurrency)))
+        wall = time.perf_counter() - started
+
+    latencies.sort()
+    return {
+        "op": args.op,
+        "concurrency": args.concurrency,
+        "requests": len(latencies) + errors,
+        "ok": len(latencies),
+        "errors": errors,
+        "error_samples": error_samples,
+        "seconds": round(wall, 3),
+        "ops_per_s": round(len(latencies) / wall, 1) if wall else 0.0,
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+        "p95_ms": round(percentile(latencies, 0.95) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--fixtures", required=True)
+    parser.add_argument("--op", required=True)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--requests", type=int, default=0)
+    parser.add_argument("--transfer-to", type=int, default=0)
+    parser.add_argument("--at", default="")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    json.dump(asyncio.run(run(args)), sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()

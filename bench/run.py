@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""The benchmark: one command, its own PostgreSQL and gunicorn, one report.
+
+    bash bench/run.sh [--duration 10] [--concurrency 16] [--workers 4]
+
+1. starts a throwaway PostgreSQL 15 (default durability: fsync on) and migrates it;
+2. loads 100 users with one funded account each, and a token each;
+3. starts gunicorn with production settings (DEBUG off);
+4. drives the API from a separate process (bench/load.py, aiohttp) for each operation:
+   transfers, deposits, withdrawals, balance reads over 100 accounts, and transfers under
+   contention (4 accounts); prints ops/s, p50/p95/p99 and errors;
+5. runs pgbench's TPC-B-like transaction on the same cluster (prepared and simple
+   protocol, same client count) and prints transfers/s as a ratio of it;
+6. history-length series: accounts with 10, 10,000 and 1,000,000 ledger rows (bulk-loaded
+   in SQL in the services' row format, then checked with verify_ledger), measuring p50
+   latency of every balance/history/write operation on each and its ratio to 10 rows;
+7. writes bench/results/latest.json and bench/results/latest.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from pg_throwaway import ensure_bindir, free_port, throwaway_postgres  # noqa: E402
+
+PY = sys.executable
+RESULTS = ROOT / "bench" / "results"
+OPS = ["transfer", "deposit", "withdraw", "balance"]
+HISTORY_OPS = ["balance", "balance_at", "history", "deposit", "withdraw", "transfer"]
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def setup_django(database_url: str, secret: str) -> None:
+    os.environ.update({
+        "DATABASE_URL": database_url, "DJANGO_ENV": "production", "SECRET_KEY": secret,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_SETTINGS_MODULE": "banking.settings",
+    })
+    import django
+
+    django.setup()
+
+
+def load_fixtures(count: int, balance: str, prefix: str) -> list[dict]:
+    from decimal import Decimal
+
+    from django.contrib.auth.hashers import make_password
+
+    from accounts.models import Account
+    from transactions import services
+    from users.models import User
+    from users.services import token_issue
+
+    password = make_password(secrets.token_hex(8))  # hashed once: PBKDF2 x 100 would take a while
+    users = User.objects.bulk_create(
+        [User(username=f"{prefix}{i}", password=password) for i in range(count)]
+    )
+    accounts = Account.objects.bulk_create(
+        [Account(user=u, bank_name="Bench Bank", branch=f"B{i % 7}") for i, u in enumerate(users)]
+    )
+    fixtures = []
+    for user, account in zip(users, accounts):
+        services.deposit_create(account_id=account.pk, amount=Decimal(balance), note="bench funding",
+                                initiated_by=user, owner=user)
+        fixtures.append({"account_id": account.pk, "token": token_issue(user=user)[1]})
+    return fixtures
+
+
+def bulk_history(rows: int) -> dict:
+    """An account with ``rows`` ledger rows, written straight in SQL in exactly the row
+    format the services write (deposits of 1.00, running balance, gap-free seq,
+    increasing timestamps), so that a million rows load in seconds."""
+    from django.db import connection
+
+    fixture = load_fixtures(1, "1.00", prefix=f"hist{rows}_")[0]
+    # load_fixtures posted one real deposit (seq 1, 1.00). Continue its ledger from seq 2.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT user_id FROM accounts_account WHERE id = %s", [fixture["account_id"]])
+        user_id = cursor.fetchone()[0]
+        extra = rows - 1
+        if extra > 0:
+            cursor.execute(
+                """
+                INSERT INTO transactions_transaction
+                    (account_id, seq, transaction_type, direction, status, amount, balance_after,
+                     note, created_at, initiated_by_id, transfer_ref, reversal_of_id)
+                SELECT %s, g, 'DEPOSIT', 'CREDIT', 'SUCCESS', 1.00, g * 1.00, '',
+                       (SELECT created_at FROM transactions_transaction WHERE account_id = %s AND seq = 1)
+                           + g * interval '1 microsecond', %s, NULL, NULL
+                FROM generate_series(2, %s) AS g
+                """,
+                [fixture["account_id"], fixture["account_id"], user_id, rows],
+            )
+        cursor.execute("ANALYZE transactions_transaction")
+        cursor.execute(
+            "SELECT created_at FROM transactions_transaction WHERE account_id = %s AND seq = %s",
+            [fixture["account_id"], max(1, rows // 2)],
+        )
+        fixture["middle"] = cursor.fetchone()[0].isoformat().replace("+00:00", "Z")
+    fixture["rows"] = rows
+    return fixture
+
+
+def start_gunicorn(port: int, env: dict, args) -> subprocess.Popen:
+    command = [PY, "-m", "gunicorn", "banking.wsgi:application", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(args.workers), "--worker-class", args.worker_class,
+               "--log-level", "warning", "--no-control-socket"]
+    if args.worker_class == "gthread":
+        command += ["--threads", str(args.threads)]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    import http.client
+
+    for _ in range(300):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return process
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("gunicorn did not start")
+
+
+def drive(base_url: str, fixtures_file: Path, op: str, *, concurrency: int, duration: float = 0,
+          requests: int = 0, extra: list[str] | None = None) -> dict:
+    command = [PY, str(ROOT / "bench" / "load.py"), "--base-url", base_url, "--fixtures", str(fixtures_file),
+               "--op", op, "--concurrency", str(concurrency)]
+    command += ["--requests", str(requests)] if requests else ["--duration", str(duration)]
+    output = subprocess.run(command + (extra or []), capture_output=True, text=True, check=True).stdout
+    return json.loads(output)
+
+
+def pgbench(database_url: str, *, clients: int, duration: float, protocol: str) -> float:
+    bindir = ensure_bindir()
+    match = re.match(r"postgres://(\w+)@([\d.]+):(\d+)/", database_url)
+    user, host, port = match.groups()
+    base = ["-h", host, "-p", port, "-U", user]
+    subprocess.run([str(bindir / "createdb"), *base, "pgbench"], check=False, capture_output=True)
+    subprocess.run([str(bindir / "pgbench"), *base, "-i", "-q", "-s", "10", "pgbench"], check=True, capture_output=True)
+    output = subprocess.run(
+        [str(bindir / "pgbench"), *base, "-c", str(clients), "-j", "2", "-T", str(int(duration)),
+         "-M", protocol, "pgbench"], check=True, capture_output=True, text=True,
+    ).stdout
+    return float(re.search(r"tps = ([\d.]+)", output).group(1))
+
+
+def write_chart(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    labels = [r["op"] for r in result["throughput"]] + ["pgbench\nprepared", "pgbench\nsimple"]
+    values = [r["ops_per_s"] for r in result["throughput"]] + [result["pgbench"]["prepared_tps"], result["pgbench"]["simple_tps"]]
+    colors = ["tab:blue"] * len(result["throughput"]) + ["tab:gray", "tab:gray"]
+    left.bar(labels, values, color=colors)
+    left.set_ylabel("operations per second")
+    left.set_title(f"Throughput at {result['config']['concurrency']} clients (gunicorn + PostgreSQL 15)")
+    left.tick_params(axis="x", labelsize=8)
+    for x, v in enumerate(values):
+        left.text(x, v, f"{v:.0f}", ha="center", va="bottom", fontsize=8)
+    lengths = [s["rows"] for s in result["history"]]
+    for op in HISTORY_OPS:
+        right.plot(lengths, [s["p50_ms"][op] for s in result["history"]], marker="o", label=op)
+    right.set_xscale("log")
+    right.set_xlabel("ledger rows in the account (log scale)")
+    right.set_ylabel("p50 latency (ms)")
+    right.set_ylim(bottom=0)
+    right.set_title("Latency against history length")
+    right.legend(fontsize=8)
+    fig.suptitle(f"Banking Backend benchmark, {result['date']} ({result['machine']})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per throughput run")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--accounts", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument("--history", default="10,10000,1000000", help="history lengths to measure")
+    parser.add_argument("--probe-requests", type=int, default=300, help="requests per latency probe")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(40)
+
+    with throwaway_postgres(durable=True) as database_url, tempfile.TemporaryDirectory() as tmp:
+        log(f"PostgreSQL: {database_url}")
+        setup_django(database_url, secret)
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        fixtures = load_fixtures(args.accounts, "1000000.00", prefix="bench")
+        fixtures_file = Path(tmp) / "fixtures.json"
+        fixtures_file.write_text(json.dumps(fixtures))
+        contention_file = Path(tmp) / "contention.json"
+        contention_file.write_text(json.dumps(fixtures[:4]))
+
+        port = free_port()
+        env = {**os.environ, "CONN_MAX_AGE": "600"}
+        server = start_gunicorn(port, env, args)
+        base_url = f"http://127.0.0.1:{port}"
+        result: dict = {
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+            "config": {"concurrency": args.concurrency, "duration_s": args.duration, "accounts": args.accounts,
+                       "gunicorn": f"{args.workers} {args.worker_class} workers"
+                                   + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")},
+            "throughput": [],
+        }
+        try:
+            drive(base_url, fixtures_file, "balance", concurrency=args.concurrency, duration=2)  # warm-up
+            log(f"\n== Throughput, {args.concurrency} clients, {args.duration:.0f} s each ({result['config']['gunicorn']})")
+            log(f"{'operation':<22}{'ops/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
+            runs = [(op, fixtures_file, op) for op in OPS] + [("transfer (4 accounts)", contention_file, "transfer")]
+            for label, file, op in runs:
+                r = drive(base_url, file, op, concurrency=args.concurrency, duration=args.duration)
+                r["op"] = label
+                result["throughput"].append(r)
+                log(f"{label:<22}{r['ops_per_s']:>9.0f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}")
+                for sample in r["error_samples"]:
+                    log(f"   error sample: {sample}")
+
+            prepared = pgbench(database_url, clients=args.concurrency, duration=args.duration, protocol="prepared")
+            simple = pgbench(database_url, clients=args.concurrency, duration=args.duration, protocol="simple")
+            transfers = next(r for r in result["throughput"] if r["op"] == "transfer")["ops_per_s"]
+            contended = next(r for r in result["throughput"] if r["op"].startswith("transfer ("))["ops_per_s"]
+            result["pgbench"] = {"prepared_tps": prepared, "simple_tps": simple,
+                                 "transfers_vs_prepared": round(transfers / prepared, 3),
+                                 "transfers_vs_simple": round(transfers / simple, 3),
+                                 "contended_vs_uncontended": round(contended / transfers, 3)}
+            log(f"\n== pgbench TPC-B-like, same cluster, {args.concurrency} clients")
+            log(f"prepared: {prepared:.0f} tps   simple: {simple:.0f} tps")
+            log(f"our transfers/s = {transfers:.0f} = {100 * transfers / prepared:.1f}% of pgbench prepared, "
+                f"{100 * transfers / simple:.1f}% of simple")
+            log(f"transfers under contention (4 accounts) = {100 * contended / transfers:.0f}% of 100-account rate")
+
+            log("\n== History length: p50 latency (ms), one client, "
+                f"{args.probe_requests} requests per operation")
+            result["history"] = []
+            sink = fixtures[-1]["account_id"]
+            for rows in [int(x) for x in args.history.split(",")]:
+                started = time.perf_counter()
+                fixture = bulk_history(rows)
+                load_s = time.perf_counter() - started
+                series = {"rows": rows, "load_s": round(load_s, 1), "p50_ms": {}}
+                file = Path(tmp) / f"history{rows}.json"
+                file.write_text(json.dumps([fixture]))
+                for op in HISTORY_OPS:
+                    extra = ["--transfer-to", str(sink), "--at", fixture["middle"]]
+                    drive(base_url, file, op, concurrency=1, requests=30, extra=extra)  # warm-up
+                    r = drive(base_url, file, op, concurrency=1, requests=args.probe_requests, extra=extra)
+                    series["p50_ms"][op] = r["p50_ms"]
+                result["history"].append(series)
+            started = time.perf_counter()
+            verify = subprocess.run([PY, "manage.py", "verify_ledger"], cwd=ROOT, env=env, capture_output=True, text=True)
+            result["verify_ledger"] = (verify.stdout + verify.stderr).strip()
+            result["verify_ledger_s"] = round(time.perf_counter() - started, 1)
+            base = result["history"][0]
+            log(f"{'operation':<12}" + "".join(f"{s['rows']:>12,}" for s in result["history"]) + "   ratio longest/shortest")
+            for op in HISTORY_OPS:
+                cells = "".join(f"{s['p50_ms'][op]:>12.2f}" for s in result["history"])
+                ratio = result["history"][-1]["p50_ms"][op] / base["p50_ms"][op]
+                log(f"{op:<12}{cells}   {ratio:.2f}x")
+            result["history_ratios"] = {
+                op: round(result["history"][-1]["p50_ms"][op] / base["p50_ms"][op], 3) for op in HISTORY_OPS
+            }
+            log(f"verify_ledger ({result['verify_ledger_s']} s): {result['verify_ledger']}")
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+    (RESULTS / "latest.json").write_text(json.dumps(result, indent=2))
+    write_chart(result, RESULTS / "latest.png")
+    log(f"\nwrote {RESULTS / 'latest.json'} and {RESULTS / 'latest.png'}")
+    errors = sum(r["errors"] for r in result["throughput"])
+    return 1 if errors or "MISMATCH" in result["verify_ledger"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
