@@ -9,7 +9,7 @@ anything it measures), with aiohttp over keep-alive connections:
 
 ``--fixtures`` is a JSON list of {"account_id": int, "token": str}. Operations: transfer
 (between random fixture accounts, 0.01), deposit (1.00), withdraw (0.01), balance,
-balance_at (``--at``), history (first page). ``--requests N`` sends exactly N requests
+balance_at (``--at``), history (first page, 10 rows). ``--requests N`` sends exactly N requests
 instead of running for a duration. Prints one JSON object.
 """
 from __future__ import annotations
@@ -50,7 +50,9 @@ def build_request(op: str, rng: random.Random, fixtures: list[dict], args) -> tu
     if op == "balance_at":
         return "GET", f"/accounts/{account}/balance?at={args.at}", None, me["token"]
     if op == "history":
-        return "GET", f"/transactions/{account}", None, me["token"]
+        # Page size pinned to 10 so that every history length returns the same number of
+        # rows: the comparison measures the cost of depth, not of a bigger answer.
+        return "GET", f"/transactions/{account}?limit=10", None, me["token"]
     raise SystemExit(f"unknown op {op}")
 
 

@@ -117,6 +117,32 @@ def bulk_history(rows: int) -> dict:
     return fixture
 
 
+def explain_hot_queries(account_id: int, middle: str) -> dict[str, list[str]]:
+    """Plans of the per-request ledger queries on the longest history: each must be an
+    index probe (no Seq Scan, no Sort over the account's rows)."""
+    from django.db import connection
+
+    from transactions.ledger_sql import LEDGER
+
+    queries = {
+        "ledger head (balance, every write)":
+            (f"SELECT seq, balance_after, created_at FROM {LEDGER} WHERE account_id = %s ORDER BY seq DESC LIMIT 1",
+             [account_id]),
+        "balance at instant":
+            (f"SELECT balance_after FROM {LEDGER} WHERE account_id = %s AND created_at <= %s "
+             "ORDER BY created_at DESC, seq DESC LIMIT 1", [account_id, middle]),
+        "history page":
+            (f"SELECT * FROM {LEDGER} WHERE account_id = %s ORDER BY seq DESC LIMIT 51", [account_id]),
+    }
+    plans = {}
+    with connection.cursor() as cursor:
+        for name, (sql, params) in queries.items():
+            cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql, params)
+            lines = [row[0].strip() for row in cursor.fetchall()]
+            plans[name] = [line for line in lines if "Scan" in line or "Execution Time" in line]
+    return plans
+
+
 def start_gunicorn(port: int, env: dict, args) -> subprocess.Popen:
     command = [PY, "-m", "gunicorn", "banking.wsgi:application", "--bind", f"127.0.0.1:{port}",
                "--workers", str(args.workers), "--worker-class", args.worker_class,
@@ -167,7 +193,7 @@ def write_chart(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
-    labels = [r["op"] for r in result["throughput"]] + ["pgbench\nprepared", "pgbench\nsimple"]
+    labels = [r["op"].replace(" (", "\n(") for r in result["throughput"]] + ["pgbench\nprepared", "pgbench\nsimple"]
     values = [r["ops_per_s"] for r in result["throughput"]] + [result["pgbench"]["prepared_tps"], result["pgbench"]["simple_tps"]]
     colors = ["tab:blue"] * len(result["throughput"]) + ["tab:gray", "tab:gray"]
     left.bar(labels, values, color=colors)
@@ -196,7 +222,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--accounts", type=int, default=100)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--history", default="10,10000,1000000", help="history lengths to measure")
     parser.add_argument("--probe-requests", type=int, default=300, help="requests per latency probe")
@@ -272,6 +298,10 @@ def main() -> int:
                     r = drive(base_url, file, op, concurrency=1, requests=args.probe_requests, extra=extra)
                     series["p50_ms"][op] = r["p50_ms"]
                 result["history"].append(series)
+            result["explain"] = explain_hot_queries(fixture["account_id"], fixture["middle"])
+            log(f"\n== EXPLAIN ANALYZE at {rows:,} rows")
+            for name, lines in result["explain"].items():
+                log(f"{name}: " + " | ".join(lines))
             started = time.perf_counter()
             verify = subprocess.run([PY, "manage.py", "verify_ledger"], cwd=ROOT, env=env, capture_output=True, text=True)
             result["verify_ledger"] = (verify.stdout + verify.stderr).strip()

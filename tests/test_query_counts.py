@@ -1,0 +1,67 @@
+"""Every endpoint runs a small, fixed number of SQL statements, whatever the length of
+the account's history. (Counts include the savepoint statements that the test's
+surrounding transaction turns each atomic block into.)"""
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=[3, 120], ids=["short-history", "long-history"])
+def history(request, account, other_account, fund):
+    for _ in range(request.param):
+        fund(account, "1.00")
+    return request.param
+
+
+def count(callable_) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = callable_()
+    assert response.status_code < 300, response.content
+    return len(queries)
+
+
+WRITE_LIMITS = {"deposit": 6, "withdraw": 6, "transfer": 6}
+
+
+def test_deposit_statement_count_is_bounded(alice, account, history, django_assert_max_num_queries):
+    with django_assert_max_num_queries(WRITE_LIMITS["deposit"]):
+        alice.post("/transactions/deposit", {"account_id": account.pk, "amount": "1.00"}, format="json")
+
+
+def test_withdraw_statement_count_is_bounded(alice, account, history, django_assert_max_num_queries):
+    with django_assert_max_num_queries(WRITE_LIMITS["withdraw"]):
+        alice.post("/transactions/withdraw", {"account_id": account.pk, "amount": "1.00"}, format="json")
+
+
+def test_transfer_statement_count_is_bounded(alice, account, other_account, history, django_assert_max_num_queries):
+    with django_assert_max_num_queries(WRITE_LIMITS["transfer"]):
+        alice.post("/transactions/transfer",
+                   {"from_account_id": account.pk, "to_account_id": other_account.pk, "amount": "1.00"}, format="json")
+
+
+@pytest.mark.parametrize(
+    "path, limit",
+    [("/accounts/{id}/balance", 2), ("/accounts/{id}/balance?at=2030-01-01", 3), ("/transactions/{id}", 3),
+     ("/accounts/{id}", 3), ("/accounts/all", 2)],
+)
+def test_read_statement_count_is_bounded(alice, account, history, path, limit, django_assert_max_num_queries):
+    with django_assert_max_num_queries(limit):
+        assert alice.get(path.format(id=account.pk)).status_code == 200
+
+
+def test_statement_counts_do_not_grow_with_history(alice, account, other_account, fund):
+    def measure():
+        return [
+            count(lambda: alice.post("/transactions/deposit", {"account_id": account.pk, "amount": "1.00"}, format="json")),
+            count(lambda: alice.post("/transactions/transfer", {"from_account_id": account.pk,
+                                                                "to_account_id": other_account.pk, "amount": "0.01"}, format="json")),
+            count(lambda: alice.get(f"/transactions/{account.pk}")),
+            count(lambda: alice.get(f"/accounts/{account.pk}/balance")),
+        ]
+
+    short = measure()
+    for _ in range(200):
+        fund(account, "1.00")
+    assert measure() == short
