@@ -37,3 +37,8 @@ class AccountListItemSerializer(serializers.Serializer):
 
 class BalanceQuerySerializer(serializers.Serializer):
     at = serializers.CharField(required=False)
+
+
+class BalanceOutputSerializer(serializers.Serializer):
+    balance = serializers.CharField(help_text='Decimal string with two places, e.g. "100.00".')
+    at = serializers.DateTimeField(required=False, help_text="Present when the balance is as of `?at=`.")

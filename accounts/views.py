@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -7,18 +8,24 @@ from rest_framework.response import Response
 from accounts import selectors, services
 from accounts.serializers import (
     AccountCreatedOutputSerializer,
+    BalanceOutputSerializer,
     AccountCreateInputSerializer,
     AccountDetailOutputSerializer,
     AccountListItemSerializer,
 )
 from banking.dates import parse_instant
 from banking.money import ZERO, format_money
+from banking.openapi import errors
 from transactions.selectors import balance_at, balance_get, owned_balance_get
 
 
 class AccountViewSet(viewsets.ViewSet):
     """The caller's own accounts. Another user's account answers 404."""
 
+    @extend_schema(
+        operation_id="accounts_create", summary="Open an account", tags=["accounts"],
+        request=AccountCreateInputSerializer, responses={201: AccountCreatedOutputSerializer, **errors(400, 401, 415)},
+    )
     def create(self, request: Request) -> Response:
         data = AccountCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -26,15 +33,38 @@ class AccountViewSet(viewsets.ViewSet):
         account.balance = format_money(ZERO)
         return Response(AccountCreatedOutputSerializer(account).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        operation_id="accounts_list", summary="The caller's accounts", tags=["accounts"],
+        responses={200: AccountListItemSerializer(many=True), **errors(401)},
+    )
     def list(self, request: Request) -> Response:
         accounts = selectors.account_list_for_user(user=request.user)
         return Response(AccountListItemSerializer(accounts, many=True).data)
 
+    @extend_schema(
+        operation_id="accounts_all", summary="The caller's accounts (contract path)", tags=["accounts"],
+        responses={200: AccountListItemSerializer(many=True), **errors(401)},
+    )
+    def list_all(self, request: Request) -> Response:
+        return self.list(request)
+
+    @extend_schema(
+        operation_id="accounts_retrieve", summary="Account details", tags=["accounts"],
+        responses={200: AccountDetailOutputSerializer, **errors(401, 404)},
+    )
     def retrieve(self, request: Request, account_id: str) -> Response:
         account = selectors.account_get_for_user(user=request.user, account_id=int(account_id))
         account.balance = format_money(balance_get(account_id=account.pk))
         return Response(AccountDetailOutputSerializer(account).data)
 
+    @extend_schema(
+        operation_id="accounts_balance", summary="Balance, now or as of an instant", tags=["accounts"],
+        parameters=[OpenApiParameter(
+            "at", str, description="ISO 8601 datetime (UTC if no offset) or date (end of that day): "
+                                   "answer the balance as of then.", required=False,
+        )],
+        responses={200: BalanceOutputSerializer, **errors(400, 401, 404)},
+    )
     def balance(self, request: Request, account_id: str) -> Response:
         """``?at=<ISO 8601>``: the balance as of that instant instead of now."""
         at_param = request.query_params.get("at")

@@ -1,17 +1,31 @@
 from __future__ import annotations
 
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+_HealthSerializer = inline_serializer(
+    "Health", {"status": serializers.CharField(), "database": serializers.CharField()}
+)
 
 
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """For load balancers: 200 when the database answers, 503 when it does not. No auth."""
+@extend_schema(
+    operation_id="healthz", summary="Liveness and database reachability (no auth)", tags=["operations"],
+    auth=[], responses={200: _HealthSerializer, 503: _HealthSerializer},
+)
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def healthz(request: Request) -> Response:
+    """For load balancers: 200 when the database answers, 503 when it does not."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError:
-        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+        return Response({"status": "unavailable", "database": "unreachable"}, status=503)
+    return Response({"status": "ok", "database": "ok"})

@@ -10,6 +10,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from banking.errors import InvalidAmount
@@ -84,6 +85,12 @@ def validate_amount(amount: Decimal) -> Decimal:
     return amount.quantize(CENT)
 
 
+@extend_schema_field({
+    "type": ["string", "number"],
+    "description": 'Positive, at most 2 decimal places, at most 1000000000.00. A decimal string such as "100.00" '
+                   "(a JSON number is read exactly, never as a float).",
+    "example": "100.00",
+})
 class AmountField(serializers.Field):
     """The API's money input: ``parse_amount`` rules, errors as field errors."""
 

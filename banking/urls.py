@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.views import AccountViewSet
 from banking.health import healthz
@@ -19,13 +20,16 @@ def api(route: str, view, name: str):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    api("api/schema", SpectacularAPIView.as_view(), "schema"),
+    api("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), "swagger-ui"),
+    api("api/redoc", SpectacularRedocView.as_view(url_name="schema"), "redoc"),
     api("healthz", healthz, "healthz"),
     api("users", UserViewSet.as_view({"post": "create"}), "user-create"),
     api("auth/login", AuthViewSet.as_view({"post": "login"}), "auth-login"),
     api("auth/logout", AuthViewSet.as_view({"post": "logout"}), "auth-logout"),
     api("auth/logout-all", AuthViewSet.as_view({"post": "logout_all"}), "auth-logout-all"),
     api("accounts", AccountViewSet.as_view({"post": "create", "get": "list"}), "account-list"),
-    api("accounts/all", AccountViewSet.as_view({"get": "list"}), "account-all"),
+    api("accounts/all", AccountViewSet.as_view({"get": "list_all"}), "account-all"),
     api(f"accounts/{ID}", AccountViewSet.as_view({"get": "retrieve"}), "account-detail"),
     api(f"accounts/{ID}/balance", AccountViewSet.as_view({"get": "balance"}), "account-balance"),
     api("transactions/deposit", TransactionViewSet.as_view({"post": "deposit"}), "transaction-deposit"),

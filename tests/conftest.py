@@ -13,6 +13,23 @@ from transactions.selectors import balance_get, balance_recompute
 from users.services import token_issue
 
 
+@pytest.fixture(autouse=True)
+def _responses_match_the_openapi_schema(monkeypatch):
+    """Every API response any test receives must match the documented schema."""
+    from rest_framework.test import APIClient
+
+    from tests.openapi_validator import check_response
+
+    original = APIClient.request
+
+    def checked(self, **request):
+        response = original(self, **request)
+        check_response(request["REQUEST_METHOD"], request["PATH_INFO"], response)
+        return response
+
+    monkeypatch.setattr(APIClient, "request", checked)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("postgres"):

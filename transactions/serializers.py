@@ -63,3 +63,37 @@ def reversal_data(original_id: int, rows: list[Transaction]) -> dict:
             for row in rows
         ],
     }
+
+
+# --- Output shapes (documentation and schema validation; the views build the dicts) ----
+
+class TransactionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    account_id = serializers.IntegerField()
+    amount = serializers.CharField(help_text='Decimal string with two places, e.g. "100.00".')
+    transaction_type = serializers.ChoiceField(choices=Transaction.Type.choices)
+    status = serializers.ChoiceField(choices=Transaction.Status.choices)
+    note = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
+class MovementOutputSerializer(TransactionOutputSerializer):
+    new_balance = serializers.CharField()
+
+
+class TransferOutputSerializer(serializers.Serializer):
+    debit_transaction = TransactionOutputSerializer()
+    credit_transaction = TransactionOutputSerializer()
+    from_account_balance = serializers.CharField()
+    to_account_balance = serializers.CharField()
+    transfer_amount = serializers.CharField()
+
+
+class ReversalRowSerializer(TransactionOutputSerializer):
+    reversal_of = serializers.IntegerField()
+    balance_after = serializers.CharField()
+
+
+class ReversalOutputSerializer(serializers.Serializer):
+    reversed_transaction_id = serializers.IntegerField()
+    reversal_transactions = ReversalRowSerializer(many=True)

@@ -4,6 +4,7 @@ from urllib.parse import urlencode
 
 from collections.abc import Callable
 
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
@@ -12,11 +13,16 @@ from rest_framework.response import Response
 from accounts.selectors import account_get_for_user
 from banking.errors import ValidationFailed
 from banking.money import format_money
+from banking.openapi import IDEMPOTENCY_KEY, errors
 from transactions import idempotency, selectors, services
 from transactions.serializers import (
     MovementInputSerializer,
+    MovementOutputSerializer,
     ReversalInputSerializer,
+    ReversalOutputSerializer,
+    TransactionOutputSerializer,
     TransferInputSerializer,
+    TransferOutputSerializer,
     movement_data,
     reversal_data,
     transaction_data,
@@ -24,6 +30,14 @@ from transactions.serializers import (
 
 HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 500
+
+
+def _replayable(serializer) -> OpenApiResponse:
+    return OpenApiResponse(
+        serializer,
+        description="Done. A replay of an earlier request with the same Idempotency-Key carries "
+                    "`Idempotent-Replayed: true`.",
+    )
 
 
 class TransactionViewSet(viewsets.ViewSet):
@@ -35,6 +49,11 @@ class TransactionViewSet(viewsets.ViewSet):
             return [IsAuthenticated(), IsAdminUser()]
         return super().get_permissions()
 
+    @extend_schema(
+        operation_id="transactions_deposit", summary="Deposit into your account", tags=["transactions"],
+        request=MovementInputSerializer, parameters=[IDEMPOTENCY_KEY],
+        responses={201: _replayable(MovementOutputSerializer), **errors(400, 401, 404, 409, 415)},
+    )
     def deposit(self, request: Request) -> Response:
         data = _valid(MovementInputSerializer, request)
 
@@ -47,6 +66,11 @@ class TransactionViewSet(viewsets.ViewSet):
 
         return _respond(request, "deposit", data, run)
 
+    @extend_schema(
+        operation_id="transactions_withdraw", summary="Withdraw from your account", tags=["transactions"],
+        request=MovementInputSerializer, parameters=[IDEMPOTENCY_KEY],
+        responses={201: _replayable(MovementOutputSerializer), **errors(400, 401, 404, 409, 415)},
+    )
     def withdraw(self, request: Request) -> Response:
         data = _valid(MovementInputSerializer, request)
 
@@ -59,6 +83,11 @@ class TransactionViewSet(viewsets.ViewSet):
 
         return _respond(request, "withdraw", data, run)
 
+    @extend_schema(
+        operation_id="transactions_transfer", summary="Transfer to any account", tags=["transactions"],
+        request=TransferInputSerializer, parameters=[IDEMPOTENCY_KEY],
+        responses={201: _replayable(TransferOutputSerializer), **errors(400, 401, 404, 409, 415)},
+    )
     def transfer(self, request: Request) -> Response:
         data = _valid(TransferInputSerializer, request)
 
@@ -78,6 +107,11 @@ class TransactionViewSet(viewsets.ViewSet):
 
         return _respond(request, "transfer", data, run)
 
+    @extend_schema(
+        operation_id="transactions_reverse", summary="Reverse a transaction (staff only)", tags=["transactions"],
+        request=ReversalInputSerializer,
+        responses={201: ReversalOutputSerializer, **errors(400, 401, 403, 404, 409, 415)},
+    )
     def reverse(self, request: Request, transaction_id: str) -> Response:
         """Staff only: post the opposite movement of transaction ``transaction_id``."""
         data = _valid(ReversalInputSerializer, request)
@@ -86,6 +120,20 @@ class TransactionViewSet(viewsets.ViewSet):
         )
         return Response(reversal_data(int(transaction_id), rows), status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        operation_id="transactions_history", summary="Account history, newest first", tags=["transactions"],
+        parameters=[
+            OpenApiParameter("limit", int, description=f"Rows per page, 1-{HISTORY_MAX_LIMIT} (default {HISTORY_DEFAULT_LIMIT})."),
+            OpenApiParameter("cursor", int, description="Opaque position from the `Link: rel=\"next\"` header."),
+        ],
+        responses={
+            200: OpenApiResponse(
+                TransactionOutputSerializer(many=True),
+                description='A page of rows; when there are more, a `Link: <url>; rel="next"` header.',
+            ),
+            **errors(400, 401, 404),
+        },
+    )
     def history(self, request: Request, account_id: str) -> Response:
         """Newest first, ``limit`` rows a page (default 50, at most 500); the next page's
         address is in the ``Link: <...>; rel="next"`` header (keyset paging on the

@@ -25,3 +25,18 @@ class UserOutputSerializer(serializers.ModelSerializer):
 class LoginInputSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150, required=False, allow_blank=True)
     password = serializers.CharField(max_length=128, trim_whitespace=False, required=False, allow_blank=True)
+
+
+class LoginOutputSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`. Shown once.")
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    message = serializers.CharField()
+
+
+class MessageSerializer(serializers.Serializer):
+    message = serializers.CharField()
+
+
+class LogoutAllOutputSerializer(MessageSerializer):
+    revoked = serializers.IntegerField(help_text="How many tokens were revoked.")

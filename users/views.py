@@ -1,14 +1,23 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from banking.errors import InvalidCredentials, ValidationFailed
+from banking.openapi import errors
 from users import services
-from users.serializers import LoginInputSerializer, UserCreateInputSerializer, UserOutputSerializer
+from users.serializers import (
+    LoginInputSerializer,
+    LoginOutputSerializer,
+    LogoutAllOutputSerializer,
+    MessageSerializer,
+    UserCreateInputSerializer,
+    UserOutputSerializer,
+)
 
 
 class UserViewSet(viewsets.ViewSet):
@@ -17,6 +26,10 @@ class UserViewSet(viewsets.ViewSet):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        operation_id="users_create", summary="Register", tags=["auth"],
+        request=UserCreateInputSerializer, responses={201: UserOutputSerializer, **errors(400, 415)},
+    )
     def create(self, request: Request) -> Response:
         data = UserCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -39,6 +52,10 @@ class AuthViewSet(viewsets.ViewSet):
         # Login must work even when the client still sends a stale token.
         return [] if self._is_login_route() else super().get_authenticators()
 
+    @extend_schema(
+        operation_id="auth_login", summary="Log in: get a token", tags=["auth"], auth=[],
+        request=LoginInputSerializer, responses={200: LoginOutputSerializer, **errors(400, 401, 415)},
+    )
     def login(self, request: Request) -> Response:
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -54,10 +71,18 @@ class AuthViewSet(viewsets.ViewSet):
             {"token": key, "user_id": user.pk, "username": user.username, "message": "Login successful"}
         )
 
+    @extend_schema(
+        operation_id="auth_logout", summary="Revoke the token presented", tags=["auth"],
+        request=None, responses={200: MessageSerializer, **errors(401)},
+    )
     def logout(self, request: Request) -> Response:
         services.token_revoke(token=request.auth)
         return Response({"message": "Successfully logged out"})
 
+    @extend_schema(
+        operation_id="auth_logout_all", summary="Revoke every token of the caller", tags=["auth"],
+        request=None, responses={200: LogoutAllOutputSerializer, **errors(401)},
+    )
     def logout_all(self, request: Request) -> Response:
         revoked = services.tokens_revoke_all(user=request.user)
         return Response({"message": "Successfully logged out of all sessions", "revoked": revoked})
