@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -9,14 +12,18 @@ from accounts import selectors, services
 from accounts.serializers import (
     AccountCreatedOutputSerializer,
     BalanceOutputSerializer,
+    StatementSerializer,
+    statement_data,
     AccountCreateInputSerializer,
     AccountDetailOutputSerializer,
     AccountListItemSerializer,
 )
+from accounts.renderers import StatementCSVRenderer
 from banking.dates import parse_instant
+from banking.errors import ValidationFailed
 from banking.money import ZERO, format_money
 from banking.openapi import errors
-from transactions.selectors import balance_at, balance_get, owned_balance_get
+from transactions.selectors import balance_at, balance_get, owned_balance_get, statement_get
 
 
 class AccountViewSet(viewsets.ViewSet):
@@ -77,3 +84,42 @@ class AccountViewSet(viewsets.ViewSet):
         return Response(
             {"balance": format_money(balance_at(account_id=account.pk, at=at)), "at": at.isoformat()}
         )
+
+
+class AccountStatementViewSet(viewsets.ViewSet):
+    """``GET /accounts/{id}/statement``: JSON, or CSV with ``?format=csv`` or
+    ``Accept: text/csv`` (served as a download)."""
+
+    renderer_classes = [JSONRenderer, StatementCSVRenderer]
+
+    @extend_schema(
+        operation_id="accounts_statement", summary="Statement for a period (JSON or CSV)", tags=["accounts"],
+        parameters=[
+            OpenApiParameter("from", str, description="Start (ISO 8601; a bare date means its start). "
+                                                      "Default: the first day of the current month, UTC."),
+            OpenApiParameter("to", str, description="End (ISO 8601; a bare date means its end). Default: now."),
+            OpenApiParameter("format", str, enum=["json", "csv"], description="csv for a spreadsheet download."),
+        ],
+        responses={
+            (200, "application/json"): StatementSerializer,
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The statement as CSV."),
+            **errors(400, 401, 404),
+        },
+    )
+    def retrieve(self, request: Request, account_id: str) -> Response:
+        account = selectors.account_get_for_user(user=request.user, account_id=int(account_id))
+        now = timezone.now()
+        period_to = parse_instant(request.query_params["to"], name="to") if "to" in request.query_params else now
+        period_from = (
+            parse_instant(request.query_params["from"], name="from", date_means="start")
+            if "from" in request.query_params
+            else period_to.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        )
+        if period_from > period_to:
+            raise ValidationFailed("from must not be after to.")
+        statement = statement_get(account_id=account.pk, period_from=period_from, period_to=period_to)
+        response = Response(statement_data(statement))
+        if request.accepted_renderer.format == "csv":
+            name = f"statement-{account.pk}-{period_from:%Y%m%d}-{period_to:%Y%m%d}.csv"
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response

@@ -7,18 +7,22 @@ from django.utils.dateparse import parse_date, parse_datetime
 from banking.errors import ValidationFailed
 
 
-def parse_instant(value: str, *, name: str) -> datetime:
+def parse_instant(value: str, *, name: str, date_means: str = "end") -> datetime:
     """Parse an ISO 8601 query parameter into an aware datetime.
 
     A datetime without an offset is taken as UTC; a date alone means the end of that
-    day (UTC), i.e. "as of that date". A '+' in the offset that arrived as a space
-    (an unencoded query string) is repaired.
+    day (UTC), i.e. "as of that date", or its start with ``date_means="start"`` (for the
+    beginning of a period). A '+' in the offset that arrived as a space (an unencoded
+    query string) is repaired.
     """
     text = value.strip().replace(" ", "+") if "T" in value else value.strip()
     try:
         # A bare date first: Python 3.11's fromisoformat would read it as midnight.
         day = parse_date(text) if len(text) == 10 else None
-        parsed = datetime.combine(day, time.max) if day else parse_datetime(text)
+        if day:
+            parsed = datetime.combine(day, time.min if date_means == "start" else time.max)
+        else:
+            parsed = parse_datetime(text)
     except ValueError:
         parsed = None
     if parsed is None:

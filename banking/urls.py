@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from accounts.views import AccountViewSet
+from accounts.views import AccountStatementViewSet, AccountViewSet
 from banking.health import healthz
 from transactions.views import TransactionViewSet
 from users.views import AuthViewSet, UserViewSet
@@ -32,6 +32,7 @@ urlpatterns = [
     api("accounts/all", AccountViewSet.as_view({"get": "list_all"}), "account-all"),
     api(f"accounts/{ID}", AccountViewSet.as_view({"get": "retrieve"}), "account-detail"),
     api(f"accounts/{ID}/balance", AccountViewSet.as_view({"get": "balance"}), "account-balance"),
+    api(f"accounts/{ID}/statement", AccountStatementViewSet.as_view({"get": "retrieve"}), "account-statement"),
     api("transactions/deposit", TransactionViewSet.as_view({"post": "deposit"}), "transaction-deposit"),
     api("transactions/withdraw", TransactionViewSet.as_view({"post": "withdraw"}), "transaction-withdraw"),
     api("transactions/transfer", TransactionViewSet.as_view({"post": "transfer"}), "transaction-transfer"),

@@ -2,12 +2,13 @@
 length of an account's history."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Case, DecimalField, F, Sum, When
+from django.db.models import Case, DecimalField, F, QuerySet, Sum, When
 
-from banking.errors import AccountNotFound
+from banking.errors import AccountNotFound, ValidationFailed
 from banking.money import CENT, ZERO
 from transactions.ledger_sql import ledger_heads, owned_balance
 from transactions.models import Transaction
@@ -56,9 +57,68 @@ def balance_recompute(*, account_id: int) -> Decimal:
     return ZERO if total is None else total.quantize(CENT)
 
 
-def history_page(*, account_id: int, limit: int, before_seq: int | None = None) -> list[Transaction]:
-    """Newest first, keyset-paged on ``seq`` (fast at any depth, unlike OFFSET)."""
+@dataclass(frozen=True)
+class HistoryFilter:
+    transaction_type: str | None = None
+    status: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+
+    def apply(self, rows: QuerySet[Transaction]) -> QuerySet[Transaction]:
+        lookups = {
+            "transaction_type": self.transaction_type, "status": self.status,
+            "created_at__gte": self.created_from, "created_at__lte": self.created_to,
+            "amount__gte": self.min_amount, "amount__lte": self.max_amount,
+        }
+        return rows.filter(**{k: v for k, v in lookups.items() if v is not None})
+
+
+def history_page(
+    *, account_id: int, limit: int, before_seq: int | None = None, filters: HistoryFilter | None = None
+) -> list[Transaction]:
+    """Newest first, keyset-paged on ``seq`` (the (account, seq) index; fast at any
+    depth, unlike OFFSET), optionally filtered."""
     rows = Transaction.objects.filter(account_id=account_id)
     if before_seq is not None:
         rows = rows.filter(seq__lt=before_seq)
+    if filters is not None:
+        rows = filters.apply(rows)
     return list(rows.order_by("-seq")[:limit])
+
+
+@dataclass(frozen=True)
+class Statement:
+    account_id: int
+    period_from: datetime
+    period_to: datetime
+    opening_balance: Decimal
+    closing_balance: Decimal
+    rows: list[Transaction]
+
+
+STATEMENT_MAX_ROWS = 10_000
+
+
+def statement_get(*, account_id: int, period_from: datetime, period_to: datetime) -> Statement:
+    """Opening balance (just before the period), every movement in it in ledger order
+    with its running balance, closing balance. Refused attempts (FAILED) moved no money
+    and are left out. Raises ValidationFailed past STATEMENT_MAX_ROWS rows."""
+    opening_row = (
+        Transaction.objects.filter(account_id=account_id, created_at__lt=period_from)
+        .order_by("-created_at", "-seq").values_list("balance_after", flat=True).first()
+    )
+    opening = opening_row if opening_row is not None else ZERO
+    rows = list(
+        Transaction.objects.filter(
+            account_id=account_id, created_at__gte=period_from, created_at__lte=period_to,
+            status=Transaction.Status.SUCCESS,
+        ).order_by("seq")[: STATEMENT_MAX_ROWS + 1]
+    )
+    if len(rows) > STATEMENT_MAX_ROWS:
+        raise ValidationFailed(
+            f"The period holds more than {STATEMENT_MAX_ROWS} transactions; ask for a shorter one."
+        )
+    closing = rows[-1].balance_after if rows else opening
+    return Statement(account_id, period_from, period_to, opening, closing, rows)

@@ -11,10 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.selectors import account_get_for_user
-from banking.errors import ValidationFailed
-from banking.money import format_money
+from banking.dates import parse_instant
+from banking.errors import InvalidAmount, ValidationFailed
+from banking.money import format_money, parse_amount
 from banking.openapi import IDEMPOTENCY_KEY, errors
 from transactions import idempotency, selectors, services
+from transactions.models import Transaction
 from transactions.serializers import (
     MovementInputSerializer,
     MovementOutputSerializer,
@@ -125,6 +127,12 @@ class TransactionViewSet(viewsets.ViewSet):
         parameters=[
             OpenApiParameter("limit", int, description=f"Rows per page, 1-{HISTORY_MAX_LIMIT} (default {HISTORY_DEFAULT_LIMIT})."),
             OpenApiParameter("cursor", int, description="Opaque position from the `Link: rel=\"next\"` header."),
+            OpenApiParameter("type", str, enum=[t.value for t in Transaction.Type], description="Only this type."),
+            OpenApiParameter("status", str, enum=[s.value for s in Transaction.Status], description="Only this status."),
+            OpenApiParameter("from", str, description="Created at or after (ISO 8601; a bare date means its start)."),
+            OpenApiParameter("to", str, description="Created at or before (ISO 8601; a bare date means its end)."),
+            OpenApiParameter("min_amount", str, description="Amount at least this (decimal string)."),
+            OpenApiParameter("max_amount", str, description="Amount at most this (decimal string)."),
         ],
         responses={
             200: OpenApiResponse(
@@ -141,7 +149,9 @@ class TransactionViewSet(viewsets.ViewSet):
         account = account_get_for_user(user=request.user, account_id=int(account_id))
         limit = _int_param(request, "limit", default=HISTORY_DEFAULT_LIMIT, low=1, high=HISTORY_MAX_LIMIT)
         cursor = _int_param(request, "cursor", default=None, low=1, high=2**63 - 1)
-        rows = selectors.history_page(account_id=account.pk, limit=limit + 1, before_seq=cursor)
+        rows = selectors.history_page(
+            account_id=account.pk, limit=limit + 1, before_seq=cursor, filters=_history_filter(request)
+        )
         headers = {}
         if len(rows) > limit:
             rows = rows[:limit]
@@ -164,6 +174,35 @@ def _respond(request: Request, operation: str, data: dict, run: Callable[[], tup
     )
     headers = {idempotency.REPLAY_HEADER: "true"} if replayed else {}
     return Response(body, status=code, headers=headers)
+
+
+def _history_filter(request: Request) -> selectors.HistoryFilter:
+    params = request.query_params
+
+    def choice(name: str, choices) -> str | None:
+        value = params.get(name)
+        if value is None:
+            return None
+        if value.upper() not in choices.values:
+            raise ValidationFailed(f"{name} must be one of: {', '.join(choices.values)}.")
+        return value.upper()
+
+    def amount(name: str):
+        if name not in params:
+            return None
+        try:
+            return parse_amount(params[name])
+        except InvalidAmount as exc:
+            raise ValidationFailed(f"{name}: {exc.message}") from None
+
+    return selectors.HistoryFilter(
+        transaction_type=choice("type", Transaction.Type),
+        status=choice("status", Transaction.Status),
+        created_from=parse_instant(params["from"], name="from", date_means="start") if "from" in params else None,
+        created_to=parse_instant(params["to"], name="to") if "to" in params else None,
+        min_amount=amount("min_amount"),
+        max_amount=amount("max_amount"),
+    )
 
 
 def _valid(serializer_class, request: Request) -> dict:
