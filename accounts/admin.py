@@ -19,6 +19,7 @@ from transactions.models import Transaction
 from transactions.selectors import balance_get
 
 RECENT_ROWS = 20
+CHART_ROWS = 200
 
 
 class StaffMovementForm(forms.Form):
@@ -34,7 +35,7 @@ class AccountAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     list_filter = ("bank_name",)
     search_fields = ("user__username", "bank_name", "branch")
-    readonly_fields = ("balance", "created_at", "recent_transactions")
+    readonly_fields = ("balance", "created_at", "balance_chart", "recent_transactions")
     autocomplete_fields = ("user",)
     change_form_template = "admin/accounts/account/change_form.html"
 
@@ -54,6 +55,18 @@ class AccountAdmin(admin.ModelAdmin):
         if value is None and obj.pk:
             value = balance_get(account_id=obj.pk)
         return format_money(value or Decimal("0"))
+
+    @admin.display(description=f"balance over the last {CHART_ROWS} movements")
+    def balance_chart(self, obj: Account) -> str:
+        """A small inline SVG drawn on the server (one query; no script, no CDN)."""
+        if not obj.pk:
+            return "-"
+        points = list(
+            Transaction.objects.filter(account=obj).order_by("-seq").values_list("created_at", "balance_after")[:CHART_ROWS]
+        )[::-1]
+        if len(points) < 2:
+            return "not enough history yet"
+        return balance_svg(points)
 
     @admin.display(description=f"latest {RECENT_ROWS} transactions")
     def recent_transactions(self, obj: Account) -> str:
@@ -125,3 +138,27 @@ class AccountAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/accounts/account/movement.html", context)
+
+
+def balance_svg(points: list[tuple], width: int = 560, height: int = 140, pad: int = 24) -> str:
+    """Polyline of running balances, oldest left; axis labels for the range and dates."""
+    balances = [float(balance) for _, balance in points]
+    low, high = min(balances), max(balances)
+    span = (high - low) or 1.0
+    step = (width - 2 * pad) / (len(points) - 1)
+    coords = " ".join(
+        f"{pad + i * step:.1f},{height - pad - (b - low) / span * (height - 2 * pad):.1f}" for i, b in enumerate(balances)
+    )
+    first, last = points[0][0].strftime("%Y-%m-%d"), points[-1][0].strftime("%Y-%m-%d")
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="balance over time">'
+        '<rect width="{w}" height="{h}" fill="#fafafa" stroke="#ddd"/>'
+        '<polyline fill="none" stroke="#417690" stroke-width="2" points="{coords}"/>'
+        '<text x="4" y="14" font-size="11">{high}</text>'
+        '<text x="4" y="{low_y}" font-size="11">{low}</text>'
+        '<text x="{pad}" y="{date_y}" font-size="10">{first}</text>'
+        '<text x="{last_x}" y="{date_y}" font-size="10" text-anchor="end">{last}</text>'
+        "</svg>",
+        w=width, h=height, coords=coords, high=format_money(Decimal(str(high))), low=format_money(Decimal(str(low))),
+        low_y=height - pad + 4, pad=pad, date_y=height - 6, first=first, last_x=width - pad, last=last,
+    )

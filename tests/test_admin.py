@@ -86,3 +86,23 @@ def test_account_page_shows_balance_and_recent_rows(staff_client, account, fund)
 def test_non_staff_cannot_open_the_admin(client, user):
     client.force_login(user)
     assert client.get("/admin/accounts/account/").status_code == 302
+
+
+def test_account_page_draws_a_balance_chart_in_bounded_queries(staff_client, account, fund, django_assert_max_num_queries):
+    for amount in ("10.00", "5.00", "7.50"):
+        fund(account, amount)
+    with django_assert_max_num_queries(12):
+        page = staff_client.get(f"/admin/accounts/account/{account.pk}/change/")
+    html = page.content.decode()
+    assert "<svg" in html and "<polyline" in html and "22.50" in html
+    assert "cdn." not in html
+
+
+def test_ledger_page_of_100_rows_runs_a_bounded_number_of_queries(staff_client, account, fund,
+                                                                  django_assert_max_num_queries):
+    for _ in range(120):
+        fund(account, "1.00")
+    with django_assert_max_num_queries(8):
+        response = staff_client.get("/admin/transactions/transaction/?status__exact=SUCCESS&transaction_type__exact=DEPOSIT")
+    assert response.status_code == 200
+    assert response.content.count(b'class="action-select"') == 100

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that its duration covers the whole request.
+    "banking.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files from gunicorn, with no separate web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -177,11 +179,21 @@ STORAGES = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "bare": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "requests": {"class": "logging.StreamHandler", "formatter": "bare"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # 4xx answers are expected traffic for an API; do not log each as a warning.
         "django.request": {"level": "ERROR"},
+        # One JSON line per request (banking.middleware); REQUEST_LOG_LEVEL=WARNING silences it.
+        "banking.requests": {
+            "handlers": ["requests"], "level": os.environ.get("REQUEST_LOG_LEVEL", "INFO"), "propagate": False,
+        },
     },
 }
