@@ -1,3 +1,4 @@
+import difflib
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_committed_openapi_yaml_matches_the_code(tmp_path):
     generated = tmp_path / "openapi.yaml"
     call_command("spectacular", file=str(generated), validate=True, fail_on_warn=True)
-    assert generated.read_text() == (ROOT / "openapi.yaml").read_text(), (
-        "openapi.yaml is out of date: run  .venv/bin/python manage.py spectacular --file openapi.yaml"
+    committed = (ROOT / "openapi.yaml").read_text()
+    diff = "\n".join(difflib.unified_diff(committed.splitlines(), generated.read_text().splitlines(),
+                                          "openapi.yaml", "generated", lineterm=""))
+    assert not diff, (
+        "openapi.yaml is out of date: run  .venv/bin/python manage.py spectacular --file openapi.yaml\n" + diff[:3000]
     )
 
 

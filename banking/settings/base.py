@@ -153,7 +153,6 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {},
     "PREPROCESSING_HOOKS": ["banking.openapi.contract_paths"],
-    "SORT_OPERATIONS": False,
 }
 
 # Lifetime of an API token issued by POST /auth/login.
