@@ -23,15 +23,19 @@ from banking.dates import parse_instant
 from banking.errors import ValidationFailed
 from banking.money import ZERO, format_money
 from banking.openapi import errors
+from banking.throttling import WriteThrottle
 from transactions.selectors import balance_at, balance_get, owned_balance_get, statement_get
 
 
 class AccountViewSet(viewsets.ViewSet):
     """The caller's own accounts. Another user's account answers 404."""
 
+    throttle_classes = [WriteThrottle]
+
     @extend_schema(
         operation_id="accounts_create", summary="Open an account", tags=["accounts"],
-        request=AccountCreateInputSerializer, responses={201: AccountCreatedOutputSerializer, **errors(400, 401, 415)},
+        request=AccountCreateInputSerializer,
+        responses={201: AccountCreatedOutputSerializer, **errors(400, 401, 413, 415, 429)},
     )
     def create(self, request: Request) -> Response:
         data = AccountCreateInputSerializer(data=request.data)

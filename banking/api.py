@@ -2,7 +2,6 @@
 one exception handler, and JSON answers for Django-level 404/500."""
 from __future__ import annotations
 
-import codecs
 import json
 import logging
 from decimal import Decimal
@@ -17,7 +16,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from banking.errors import ApplicationError
+from banking.errors import ApplicationError, PayloadTooLarge
 
 logger = logging.getLogger("banking.api")
 
@@ -33,10 +32,15 @@ class DecimalJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        limit = settings.API_MAX_BODY_BYTES
+        # Read at most one byte past the limit, whatever Content-Length claims (or if
+        # the body is chunked), so an oversized body is never held in memory whole.
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"Request body too large: at most {limit} bytes.")
         try:
-            decoded = codecs.getreader(encoding)(stream)
-            return json.load(decoded, parse_float=Decimal, parse_constant=_reject_constant)
-        except ValueError as exc:
+            return json.loads(raw.decode(encoding), parse_float=Decimal, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
             raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
 
 
@@ -68,7 +72,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     """
     set_rollback()
     if isinstance(exc, ApplicationError):
-        return Response({"error": exc.message, **exc.extra}, status=exc.status_code)
+        return Response({"error": exc.message, **exc.extra}, status=exc.status_code, headers=exc.headers)
 
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

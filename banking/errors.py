@@ -9,9 +9,13 @@ class ApplicationError(Exception):
     status_code = 400
     default_message = "The request could not be processed."
 
-    def __init__(self, message: str | None = None, *, extra: dict[str, Any] | None = None):
+    def __init__(
+        self, message: str | None = None, *, extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         self.message = message or self.default_message
         self.extra = extra or {}
+        self.headers = headers or {}
         super().__init__(self.message)
 
 
@@ -73,3 +77,17 @@ class IdempotencyConflict(Conflict):
         "This Idempotency-Key was already used with a different request. "
         "Use a new key for a new operation."
     )
+
+
+class TooManyRequests(ApplicationError):
+    status_code = 429
+    default_message = "Too many requests. Try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int):
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+        self.retry_after = max(1, retry_after)
+
+
+class PayloadTooLarge(ApplicationError):
+    status_code = 413
+    default_message = "Request body too large."

@@ -43,7 +43,9 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         403: "Not allowed (staff only)",
         404: "Not found (also: an account that is not yours)",
         409: "Conflict",
+        413: "Request body too large",
         415: "Body is not application/json",
+        429: "Too many requests (see the Retry-After header)",
         503: "Database unavailable",
     }
     return {status: OpenApiResponse(ErrorSerializer, description=descriptions[status]) for status in statuses}

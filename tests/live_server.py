@@ -30,13 +30,15 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, port: int | None = None, workers: int = 2):
+    def __init__(self, port: int | None = None, workers: int = 2, env: dict | None = None):
         self.port = port or free_port()
         self.workers = workers
+        self.extra_env = env or {}
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> "Gunicorn":
-        env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "banking.settings.test"}
+        env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "banking.settings.test",
+               **self.extra_env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "banking.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(self.workers), "--log-level", "warning", "--no-control-socket"],
@@ -70,7 +72,7 @@ class Gunicorn:
 
 
 def request(port: int, method: str, path: str, body: dict | None = None, token: str | None = None,
-            timeout: float = 10) -> tuple[int, dict]:
+            timeout: float = 10, with_headers: bool = False):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"Content-Type": "application/json"}
@@ -78,6 +80,9 @@ def request(port: int, method: str, path: str, body: dict | None = None, token: 
             headers["Authorization"] = f"Token {token}"
         conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
         response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"{}")
+        payload = json.loads(response.read() or b"{}")
+        if with_headers:
+            return response.status, payload, dict(response.getheaders())
+        return response.status, payload
     finally:
         conn.close()

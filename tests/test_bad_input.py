@@ -110,3 +110,17 @@ def test_unicode_note_round_trips(alice, account):
     response = alice.post("/transactions/deposit", data=json.dumps({"account_id": account.pk, "amount": "1", "note": note}),
                           content_type="application/json")
     assert response.json()["note"] == note
+
+
+def test_oversized_body_is_413_and_moves_nothing(alice, account, settings):
+    settings.API_MAX_BODY_BYTES = 1024
+    body = '{"account_id": %d, "amount": "1.00", "note": "%s"}' % (account.pk, "x" * 2000)
+    response = alice.post("/transactions/deposit", data=body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["error"] == "Request body too large: at most 1024 bytes."
+    assert not Transaction.objects.exists()
+
+
+def test_default_body_limit_is_64_kib(alice, account):
+    body = '{"account_id": %d, "amount": "1.00", "pad": "%s"}' % (account.pk, "x" * (64 * 1024))
+    assert alice.post("/transactions/deposit", data=body, content_type="application/json").status_code == 413

@@ -15,6 +15,7 @@ from banking.dates import parse_instant
 from banking.errors import InvalidAmount, ValidationFailed
 from banking.money import format_money, parse_amount
 from banking.openapi import IDEMPOTENCY_KEY, errors
+from banking.throttling import WriteThrottle
 from transactions import idempotency, selectors, services
 from transactions.models import Transaction
 from transactions.serializers import (
@@ -46,6 +47,8 @@ class TransactionViewSet(viewsets.ViewSet):
     """Deposits, withdrawals and transfers on the caller's own accounts, history, and
     (staff only) reversals. The three money movements honour ``Idempotency-Key``."""
 
+    throttle_classes = [WriteThrottle]
+
     def get_permissions(self):
         if self.action == "reverse":
             return [IsAuthenticated(), IsAdminUser()]
@@ -54,7 +57,7 @@ class TransactionViewSet(viewsets.ViewSet):
     @extend_schema(
         operation_id="transactions_deposit", summary="Deposit into your account", tags=["transactions"],
         request=MovementInputSerializer, parameters=[IDEMPOTENCY_KEY],
-        responses={201: _replayable(MovementOutputSerializer), **errors(400, 401, 404, 409, 415)},
+        responses={201: _replayable(MovementOutputSerializer), **errors(400, 401, 404, 409, 413, 415, 429)},
     )
     def deposit(self, request: Request) -> Response:
         data = _valid(MovementInputSerializer, request)
@@ -71,7 +74,7 @@ class TransactionViewSet(viewsets.ViewSet):
     @extend_schema(
         operation_id="transactions_withdraw", summary="Withdraw from your account", tags=["transactions"],
         request=MovementInputSerializer, parameters=[IDEMPOTENCY_KEY],
-        responses={201: _replayable(MovementOutputSerializer), **errors(400, 401, 404, 409, 415)},
+        responses={201: _replayable(MovementOutputSerializer), **errors(400, 401, 404, 409, 413, 415, 429)},
     )
     def withdraw(self, request: Request) -> Response:
         data = _valid(MovementInputSerializer, request)
@@ -88,7 +91,7 @@ class TransactionViewSet(viewsets.ViewSet):
     @extend_schema(
         operation_id="transactions_transfer", summary="Transfer to any account", tags=["transactions"],
         request=TransferInputSerializer, parameters=[IDEMPOTENCY_KEY],
-        responses={201: _replayable(TransferOutputSerializer), **errors(400, 401, 404, 409, 415)},
+        responses={201: _replayable(TransferOutputSerializer), **errors(400, 401, 404, 409, 413, 415, 429)},
     )
     def transfer(self, request: Request) -> Response:
         data = _valid(TransferInputSerializer, request)
@@ -112,7 +115,7 @@ class TransactionViewSet(viewsets.ViewSet):
     @extend_schema(
         operation_id="transactions_reverse", summary="Reverse a transaction (staff only)", tags=["transactions"],
         request=ReversalInputSerializer,
-        responses={201: ReversalOutputSerializer, **errors(400, 401, 403, 404, 409, 415)},
+        responses={201: ReversalOutputSerializer, **errors(400, 401, 403, 404, 409, 413, 415, 429)},
     )
     def reverse(self, request: Request, transaction_id: str) -> Response:
         """Staff only: post the opposite movement of transaction ``transaction_id``."""

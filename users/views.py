@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from banking import throttling
 from banking.errors import InvalidCredentials, ValidationFailed
 from banking.openapi import errors
 from users import services
@@ -28,7 +29,7 @@ class UserViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="users_create", summary="Register", tags=["auth"],
-        request=UserCreateInputSerializer, responses={201: UserOutputSerializer, **errors(400, 415)},
+        request=UserCreateInputSerializer, responses={201: UserOutputSerializer, **errors(400, 413, 415)},
     )
     def create(self, request: Request) -> Response:
         data = UserCreateInputSerializer(data=request.data)
@@ -54,7 +55,7 @@ class AuthViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="auth_login", summary="Log in: get a token", tags=["auth"], auth=[],
-        request=LoginInputSerializer, responses={200: LoginOutputSerializer, **errors(400, 401, 415)},
+        request=LoginInputSerializer, responses={200: LoginOutputSerializer, **errors(400, 401, 413, 415, 429)},
     )
     def login(self, request: Request) -> Response:
         data = LoginInputSerializer(data=request.data)
@@ -63,9 +64,13 @@ class AuthViewSet(viewsets.ViewSet):
         password = data.validated_data.get("password") or ""
         if not username or not password:
             raise ValidationFailed("Username and password are required.")
+        address = request.META.get("REMOTE_ADDR", "")
+        throttling.login_check(username=username, address=address)
         user = authenticate(request._request, username=username, password=password)
         if user is None:
+            throttling.login_failed(username=username, address=address)
             raise InvalidCredentials()
+        throttling.login_succeeded(username=username)
         _, key = services.token_issue(user=user)
         return Response(
             {"token": key, "user_id": user.pk, "username": user.username, "message": "Login successful"}

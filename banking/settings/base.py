@@ -114,6 +114,24 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
 
+# --- Cache (shared state: throttling counters) -------------------------------------
+# Shared by every gunicorn worker and every app server: the database's cache table by
+# default (created by `manage.py createcachetable`), Redis when REDIS_URL is set.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "banking_cache"}}
+
+# --- Throttling -----------------------------------------------------------------------
+# Failed logins, counted per username and per client address in fixed windows; past the
+# limit every login for that username / from that address answers 429 until the window ends.
+LOGIN_FAILURES_PER_USERNAME = env_int("LOGIN_FAILURES_PER_USERNAME", 5)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+# Money movements and account openings per user: "<count>/<second|minute|hour>", or "off".
+WRITE_THROTTLE_RATE = os.environ.get("WRITE_THROTTLE_RATE", "120/minute").strip()
+
 # --- Passwords ----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -157,6 +175,9 @@ SPECTACULAR_SETTINGS = {
 
 # Lifetime of an API token issued by POST /auth/login.
 AUTH_TOKEN_TTL_HOURS = env_int("AUTH_TOKEN_TTL_HOURS", 24)
+# Largest JSON request body the API reads (bytes); larger ones answer 413.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)  # admin forms
 # Idempotency keys are kept at least this long (purge_expired removes older ones).
 IDEMPOTENCY_KEY_TTL_HOURS = max(24, env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24))
 
