@@ -16,6 +16,9 @@ class UserCreateInputSerializer(InputSerializer):
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
+    # Not an EmailField: the address is optional, and "" (none given) is no e-mail address.
+    email = serializers.CharField(read_only=True, help_text="E-mail address, or an empty string if none was given.")
+
     class Meta:
         model = User
         fields = ["id", "username", "email", "first_name", "last_name", "date_joined", "is_active"]
