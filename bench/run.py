@@ -75,7 +75,7 @@ def load_fixtures(count: int, balance: str, prefix: str) -> list[dict]:
         [Account(user=u, bank_name="Bench Bank", branch=f"B{i % 7}") for i, u in enumerate(users)]
     )
     fixtures = []
-    for user, account in zip(users, accounts):
+    for user, account in zip(users, accounts, strict=True):
         services.deposit_create(account_id=account.pk, amount=Decimal(balance), note="bench funding",
                                 initiated_by=user, owner=user)
         fixtures.append({"account_id": account.pk, "token": token_issue(user=user)[1]})

@@ -93,7 +93,7 @@ def insert_rows(rows: list[Transaction]) -> list[Transaction]:
             f"INSERT INTO {LEDGER} ({_INSERT_COLUMNS}) VALUES {', '.join([one] * len(rows))} RETURNING id",
             values,
         )
-        for row, (pk,) in zip(rows, cursor.fetchall()):
+        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
             row.pk = pk
             row._state.adding = False
     return rows

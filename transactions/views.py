@@ -60,16 +60,7 @@ class TransactionViewSet(viewsets.ViewSet):
         responses={201: _replayable(MovementOutputSerializer), **errors(400, 401, 404, 409, 413, 415, 429)},
     )
     def deposit(self, request: Request) -> Response:
-        data = _valid(MovementInputSerializer, request)
-
-        def run():
-            entry = services.deposit_create(
-                account_id=data["account_id"], amount=data["amount"], note=data["note"] or "",
-                initiated_by=request.user, owner=request.user,
-            )
-            return status.HTTP_201_CREATED, movement_data(entry)
-
-        return _respond(request, "deposit", data, run)
+        return self._movement(request, "deposit", services.deposit_create)
 
     @extend_schema(
         operation_id="transactions_withdraw", summary="Withdraw from your account", tags=["transactions"],
@@ -77,16 +68,7 @@ class TransactionViewSet(viewsets.ViewSet):
         responses={201: _replayable(MovementOutputSerializer), **errors(400, 401, 404, 409, 413, 415, 429)},
     )
     def withdraw(self, request: Request) -> Response:
-        data = _valid(MovementInputSerializer, request)
-
-        def run():
-            entry = services.withdrawal_create(
-                account_id=data["account_id"], amount=data["amount"], note=data["note"] or "",
-                initiated_by=request.user, owner=request.user,
-            )
-            return status.HTTP_201_CREATED, movement_data(entry)
-
-        return _respond(request, "withdraw", data, run)
+        return self._movement(request, "withdraw", services.withdrawal_create)
 
     @extend_schema(
         operation_id="transactions_transfer", summary="Transfer to any account", tags=["transactions"],
@@ -111,6 +93,19 @@ class TransactionViewSet(viewsets.ViewSet):
             }
 
         return _respond(request, "transfer", data, run)
+
+    def _movement(self, request: Request, operation: str, service) -> Response:
+        """A deposit or a withdrawal on the caller's own account."""
+        data = _valid(MovementInputSerializer, request)
+
+        def run():
+            entry = service(
+                account_id=data["account_id"], amount=data["amount"], note=data["note"] or "",
+                initiated_by=request.user, owner=request.user,
+            )
+            return status.HTTP_201_CREATED, movement_data(entry)
+
+        return _respond(request, operation, data, run)
 
     @extend_schema(
         operation_id="transactions_reverse", summary="Reverse a transaction (staff only)", tags=["transactions"],

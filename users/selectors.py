@@ -36,7 +36,7 @@ def token_get_active(*, key: str) -> AuthToken | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    values = [bool(v) if name in _BOOLEAN_FIELDS else v for name, v in zip(_USER_FIELDS, row[1:])]
+    values = [bool(v) if name in _BOOLEAN_FIELDS else v for name, v in zip(_USER_FIELDS, row[1:], strict=True)]
     user = User.from_db(connection.alias, _USER_FIELDS, values)
     token = AuthToken.from_db(connection.alias, ["id", "user_id"], [row[0], user.pk])
     token.user = user
