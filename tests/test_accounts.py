@@ -6,7 +6,6 @@ from django.utils import timezone
 
 from accounts.models import Account
 from tests.factories import AccountFactory
-from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db
 
