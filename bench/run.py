@@ -238,7 +238,6 @@ def main() -> int:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        call_command("createcachetable", verbosity=0)
         fixtures = load_fixtures(args.accounts, "1000000.00", prefix="bench")
         fixtures_file = Path(tmp) / "fixtures.json"
         fixtures_file.write_text(json.dumps(fixtures))
@@ -248,7 +247,7 @@ def main() -> int:
         port = free_port()
         # The per-user write limit (default 120/minute) is off here: 100 bench users post
         # about 7 writes/s each, far beyond what it allows a person.
-        env = {**os.environ, "CONN_MAX_AGE": "600", "WRITE_THROTTLE_RATE": "off", "SECURE_SSL_REDIRECT": "0"}
+        env = {**os.environ, "CONN_MAX_AGE": "600", "WRITE_THROTTLE_RATE": os.environ.get("BENCH_WRITE_THROTTLE_RATE", "off"), "SECURE_SSL_REDIRECT": "0"}
         server = start_gunicorn(port, env, args)
         base_url = f"http://127.0.0.1:{port}"
         result: dict = {

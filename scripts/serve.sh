@@ -8,7 +8,6 @@ cd "$(dirname "$0")/.."
 SKIP_NODE=1 bash scripts/install.sh  # newman is only needed by the tests
 PY=.venv/bin/python
 $PY manage.py migrate --noinput
-$PY manage.py createcachetable  # shared throttling counters (unless REDIS_URL is set)
 $PY manage.py collectstatic --noinput -v0
 if [ -n "${DJANGO_SUPERUSER_USERNAME:-}" ] && [ -n "${DJANGO_SUPERUSER_PASSWORD:-}" ]; then
   $PY manage.py ensure_superuser

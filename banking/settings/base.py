@@ -114,14 +114,12 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
 
-# --- Cache (shared state: throttling counters) -------------------------------------
-# Shared by every gunicorn worker and every app server: the database's cache table by
-# default (created by `manage.py createcachetable`), Redis when REDIS_URL is set.
+# --- Shared state for throttling counters ----------------------------------------------
+# Shared by every gunicorn worker and every app server: a counter table in the database
+# by default (banking/throttling.py), Redis (through Django's cache) when REDIS_URL is set.
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "banking_cache"}}
 
 # --- Throttling -----------------------------------------------------------------------
 # Failed logins, counted per username and per client address in fixed windows; past the
@@ -130,7 +128,9 @@ LOGIN_FAILURES_PER_USERNAME = env_int("LOGIN_FAILURES_PER_USERNAME", 5)
 LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
 # Money movements and account openings per user: "<count>/<second|minute|hour>", or "off".
-WRITE_THROTTLE_RATE = os.environ.get("WRITE_THROTTLE_RATE", "120/minute").strip()
+# The default matches the common API-provider limit (e.g. Stripe's 100/s in live mode):
+# it stops a runaway client from taking the service without refusing real automation.
+WRITE_THROTTLE_RATE = os.environ.get("WRITE_THROTTLE_RATE", "100/second").strip()
 
 # --- Passwords ----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
