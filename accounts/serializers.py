@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from banking.api import InputSerializer
+from banking.money import ZERO, format_money
 
 
 class AccountCreateInputSerializer(InputSerializer):
@@ -71,8 +72,6 @@ class StatementSerializer(serializers.Serializer):
 
 
 def statement_data(statement) -> dict:
-    from banking.money import ZERO, format_money
-
     credits = debits = ZERO
     rows = []
     for row in statement.rows:

@@ -13,6 +13,7 @@ taken *before* the lock was granted, and could see a stale head.)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
 
@@ -74,11 +75,10 @@ def ledger_heads(account_ids: list[int]) -> dict[int, LedgerHead]:
     )
     sql = " UNION ALL ".join(one.format(i=i) for i in range(len(account_ids)))
     heads = dict.fromkeys(account_ids, EMPTY_HEAD)
-    converters = _converters()
     with connection.cursor() as cursor:
         cursor.execute(sql, list(account_ids))
         for account_id, seq, balance, created_at in cursor.fetchall():
-            heads[account_id] = LedgerHead(seq, converters.balance(balance), converters.time(created_at))
+            heads[account_id] = LedgerHead(seq, _convert("balance_after", balance), _convert("created_at", created_at))
     return heads
 
 
@@ -111,43 +111,20 @@ def owned_balance(*, account_id: int, user_id: int) -> Decimal | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    return _converters().balance(row[1]) if row[1] is not None else Decimal("0.00")
+    return _convert("balance_after", row[1]) if row[1] is not None else Decimal("0.00")
 
 
-class _Converters:
-    """Database values to Python as the ORM would convert them (SQLite returns text or
-    float for decimals and datetimes; PostgreSQL returns Decimal and aware datetime)."""
-
-    def __init__(self) -> None:
-        balance_field = Transaction._meta.get_field("balance_after")
-        time_field = Transaction._meta.get_field("created_at")
-        self._balance = _field_converter(balance_field)
-        self._time = _field_converter(time_field)
-
-    def balance(self, value) -> Decimal:
-        return self._balance(value)
-
-    def time(self, value) -> datetime:
-        return self._time(value)
+@lru_cache(maxsize=None)
+def _converters(vendor: str, field_name: str) -> tuple:
+    """The ORM's converters for one ledger column on this database (SQLite returns text
+    or float for decimals and datetimes; PostgreSQL returns Decimal and aware datetime)."""
+    field = Transaction._meta.get_field(field_name)
+    expression = field.get_col(LEDGER)
+    return expression, tuple(connection.ops.get_db_converters(expression) + field.get_db_converters(connection))
 
 
-def _field_converter(field):
-    converters = connection.ops.get_db_converters(field.get_col(field.model._meta.db_table)) + field.get_db_converters(connection)
-    expression = field.get_col(field.model._meta.db_table)
-
-    def convert(value):
-        for converter in converters:
-            value = converter(value, expression, connection)
-        return value
-
-    return convert
-
-
-_cache: dict[str, _Converters] = {}
-
-
-def _converters() -> _Converters:
-    vendor = connection.vendor
-    if vendor not in _cache:
-        _cache[vendor] = _Converters()
-    return _cache[vendor]
+def _convert(field_name: str, value):
+    expression, converters = _converters(connection.vendor, field_name)
+    for converter in converters:
+        value = converter(value, expression, connection)
+    return value

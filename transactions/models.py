@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from banking.money import ZERO, MoneyField
+from banking.money import MoneyField
 
 
 class Transaction(models.Model):
@@ -96,12 +96,6 @@ class Transaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.transaction_type} {self.direction} {self.amount} on account {self.account_id} ({self.status})"
-
-    @property
-    def signed_amount(self):
-        if self.status != self.Status.SUCCESS:
-            return ZERO
-        return self.amount if self.direction == self.Direction.CREDIT else -self.amount
 
 
 class IdempotencyKey(models.Model):
