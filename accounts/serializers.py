@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from banking.api import InputSerializer
+from banking.api import InputSerializer, TextField
 from banking.money import ZERO, format_money
 
 
 class AccountCreateInputSerializer(InputSerializer):
-    bank_name = serializers.CharField(max_length=100)
-    branch = serializers.CharField(max_length=100)
+    bank_name = TextField(max_length=100)
+    branch = TextField(max_length=100)
 
 
 class AccountCreatedOutputSerializer(serializers.Serializer):

@@ -19,8 +19,9 @@ from accounts.serializers import (
     AccountListItemSerializer,
 )
 from accounts.renderers import StatementCSVRenderer
+from banking.api import path_id
 from banking.dates import parse_instant
-from banking.errors import ValidationFailed
+from banking.errors import AccountNotFound, ValidationFailed
 from banking.money import ZERO, format_money
 from banking.openapi import errors
 from banking.throttling import WriteThrottle
@@ -64,7 +65,7 @@ class AccountViewSet(viewsets.ViewSet):
         responses={200: AccountDetailOutputSerializer, **errors(401, 404)},
     )
     def retrieve(self, request: Request, account_id: str) -> Response:
-        account = selectors.account_get_for_user(user=request.user, account_id=int(account_id))
+        account = selectors.account_get_for_user(user=request.user, account_id=path_id(account_id, not_found=AccountNotFound))
         account.balance = format_money(balance_get(account_id=account.pk))
         return Response(AccountDetailOutputSerializer(account).data)
 
@@ -81,9 +82,9 @@ class AccountViewSet(viewsets.ViewSet):
         at_param = request.query_params.get("at")
         if at_param is None:
             # The hot read: ownership and balance in one statement.
-            balance = owned_balance_get(user=request.user, account_id=int(account_id))
+            balance = owned_balance_get(user=request.user, account_id=path_id(account_id, not_found=AccountNotFound))
             return Response({"balance": format_money(balance)})
-        account = selectors.account_get_for_user(user=request.user, account_id=int(account_id))
+        account = selectors.account_get_for_user(user=request.user, account_id=path_id(account_id, not_found=AccountNotFound))
         at = parse_instant(at_param, name="at")
         return Response(
             {"balance": format_money(balance_at(account_id=account.pk, at=at)), "at": at.isoformat()}
@@ -95,6 +96,14 @@ class AccountStatementViewSet(viewsets.ViewSet):
     ``Accept: text/csv`` (served as a download)."""
 
     renderer_classes = [JSONRenderer, StatementCSVRenderer]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Errors are always the JSON {"error"} body, also when CSV was asked for: a
+        # client must not have to parse an error out of a spreadsheet.
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
 
     @extend_schema(
         operation_id="accounts_statement", summary="Statement for a period (JSON or CSV)", tags=["accounts"],
@@ -111,7 +120,7 @@ class AccountStatementViewSet(viewsets.ViewSet):
         },
     )
     def retrieve(self, request: Request, account_id: str) -> Response:
-        account = selectors.account_get_for_user(user=request.user, account_id=int(account_id))
+        account = selectors.account_get_for_user(user=request.user, account_id=path_id(account_id, not_found=AccountNotFound))
         now = timezone.now()
         period_to = parse_instant(request.query_params["to"], name="to") if "to" in request.query_params else now
         period_from = (

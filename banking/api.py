@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from banking.errors import ApplicationError, PayloadTooLarge
+from banking.errors import ApplicationError, NotFound, PayloadTooLarge
 
 logger = logging.getLogger("banking.api")
 
@@ -27,25 +28,42 @@ AUTH_REQUIRED_MESSAGE = (
 
 class DecimalJSONParser(JSONParser):
     """JSON parser that reads numbers with a fraction as ``Decimal``, never float, and
-    refuses the non-standard constants NaN and Infinity."""
+    refuses what JSON parsers usually let through silently: the non-standard constants
+    NaN and Infinity, duplicate keys (``{"amount": "1.00", "amount": "7.00"}`` must not
+    quietly move 7.00) and nesting too deep to parse (Python's parser would raise
+    RecursionError, a 500)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         limit = settings.API_MAX_BODY_BYTES
-        # Read at most one byte past the limit, whatever Content-Length claims (or if
-        # the body is chunked), so an oversized body is never held in memory whole.
+        # BodyLimitMiddleware has already refused a Content-Length over the limit; read
+        # at most one byte past it anyway, so an oversized body is never held whole.
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise PayloadTooLarge(f"Request body too large: at most {limit} bytes.")
         try:
-            return json.loads(raw.decode(encoding), parse_float=Decimal, parse_constant=_reject_constant)
+            return json.loads(
+                raw.decode(encoding), parse_float=Decimal, parse_constant=_reject_constant,
+                object_pairs_hook=_unique_keys,
+            )
+        except RecursionError:
+            raise exceptions.ParseError("Malformed JSON: nested too deeply.") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {json.dumps(key)}")
+        obj[key] = value
+    return obj
 
 
 class InputSerializer(serializers.Serializer):
@@ -60,6 +78,81 @@ class InputSerializer(serializers.Serializer):
             field.error_messages["null"] = f"{label} may not be null."
             field.error_messages["blank"] = f"{label} may not be blank."
         return fields
+
+
+def path_id(value: str, *, not_found: type[NotFound]) -> int:
+    """An id from the URL path. Something that is no id ("abc", "0", 20 digits) is
+    answered like an id that does not exist, with the same 404 and message."""
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= IdField.MAX:
+        return int(value)
+    raise not_found()
+
+
+# Characters refused in text a person will read back (notes, names): control characters
+# and invisible formatting characters (category Cf), e.g. the bidi override U+202E that
+# makes "Transfer from alice" display as something else. Zero-width (non-)joiners are
+# allowed: emoji sequences and several scripts need them.
+_ALLOWED_FORMAT_CHARACTERS = {"\u200c", "\u200d"}
+
+
+def has_invisible_characters(text: str) -> bool:
+    return any(
+        unicodedata.category(char) in ("Cc", "Cf") and char not in _ALLOWED_FORMAT_CHARACTERS for char in text
+    )
+
+
+def _label(field: serializers.Field) -> str:
+    # The key as the client sent it, so that the message says exactly what to fix.
+    return field.field_name or "value"
+
+
+class TextField(serializers.CharField):
+    """A string field that takes only a JSON string (DRF's CharField turns 0 into "0")
+    and refuses control and invisible formatting characters."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"{_label(self)} must be a string.")
+        if has_invisible_characters(data):
+            raise serializers.ValidationError(
+                f"{_label(self)} must not contain control or invisible formatting characters."
+            )
+        return super().to_internal_value(data)
+
+
+class SecretField(serializers.CharField):
+    """A password: only a JSON string, taken exactly as sent (no trimming)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("write_only", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"{_label(self)} must be a string.")
+        return super().to_internal_value(data)
+
+
+class EmailTextField(TextField, serializers.EmailField):
+    """An e-mail address: a JSON string, then Django's e-mail validation."""
+
+
+class IdField(serializers.IntegerField):
+    """A database id: a JSON integer only (DRF's IntegerField also takes "5", 5.0 and
+    "5.0"), from 1 to the largest 64-bit id."""
+
+    MAX = 2**63 - 1
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", self.MAX)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError(f"{_label(self)} must be a whole number (a JSON integer).")
+        return super().to_internal_value(data)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:
@@ -91,17 +184,24 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         return Response(body, status=exc.status_code, headers=headers)
 
     if isinstance(exc, (OperationalError, InterfaceError)):
-        logger.warning("database unavailable: %s", exc)
-        return Response(
-            {"error": "The service is temporarily unavailable. Please retry."},
-            status=503,
-            headers={"Retry-After": "1"},
-        )
+        pgcode = getattr(exc.__cause__, "pgcode", None)
+        message = _RETRYABLE_MESSAGES.get(pgcode, "The service is temporarily unavailable. Please retry.")
+        logger.warning("database unavailable (%s): %s", pgcode or "no code", str(exc).strip())
+        return Response({"error": message}, status=503, headers={"Retry-After": "1"})
     if isinstance(exc, DatabaseError):
         logger.exception("database error")
     else:
         logger.exception("unhandled error")
     return Response({"error": "Internal server error."}, status=500)
+
+
+# Waits the database cut short (DATABASE_LOCK_TIMEOUT_MS, DATABASE_STATEMENT_TIMEOUT_MS):
+# the transaction rolled back, nothing changed, and the same request may simply be retried.
+_RETRYABLE_MESSAGES = {
+    "55P03": "The account is busy with another operation. Nothing was changed; retry in a moment "
+             "(with the same Idempotency-Key, a retry is always safe).",
+    "57014": "The request took too long and was cancelled. Nothing was changed; retry in a moment.",
+}
 
 
 def _message_for(exc: exceptions.APIException) -> str:
@@ -132,8 +232,8 @@ def _first_validation_message(detail: Any, field: str | None = None) -> str | No
     message = str(detail)
     if field is None:
         return message
-    label = field.split(".")[-1].replace("_", " ")
-    if message.lower().startswith(label.lower()):
+    key = field.split(".")[-1]
+    if message.lower().startswith(key.replace("_", " ").lower()) or message.startswith(key):
         return message
     return f"{field}: {message}"
 

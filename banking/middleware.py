@@ -6,7 +6,8 @@ import re
 import time
 import uuid
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 logger = logging.getLogger("banking.requests")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -39,3 +40,30 @@ class RequestLogMiddleware:
                 "request_id": request_id,
             }))
         return response
+
+
+class BodyLimitMiddleware:
+    """Refuse a body over ``API_MAX_BODY_BYTES`` with 413 from its ``Content-Length``,
+    before anything reads it (Django itself would read up to DATA_UPLOAD_MAX_MEMORY_SIZE,
+    then raise RequestDataTooBig, a 500). The admin's forms keep Django's own limit.
+
+    A chunked body has no Content-Length: ``banking.wsgi`` reads it up to one byte past
+    the limit and frames it, so it arrives here with a length like any other."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.API_MAX_BODY_BYTES
+        if not request.path.startswith("/admin/") and _content_length(request) > limit:
+            response = JsonResponse({"error": f"Request body too large: at most {limit} bytes."}, status=413)
+            response["Connection"] = "close"  # the unread body must not be taken for a next request
+            return response
+        return self.get_response(request)
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0

@@ -27,7 +27,7 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Token <token>` as returned by POST /auth/login.",
+            "description": "`Token <token>` (or `Bearer <token>`), with the token returned by POST /auth/login.",
         }
 
 

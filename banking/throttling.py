@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from banking.errors import TooManyRequests
-from users.models import RateCounter
+from users.models import RateCounter, username_key
 
 _UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 _TABLE = RateCounter._meta.db_table
@@ -93,7 +93,7 @@ def reset(scope: str, subject: str, window: int) -> None:
 
 def _login_subjects(username: str, address: str) -> list[tuple[str, str, int]]:
     return [
-        ("login-user", username.lower(), settings.LOGIN_FAILURES_PER_USERNAME),
+        ("login-user", username_key(username), settings.LOGIN_FAILURES_PER_USERNAME),
         ("login-addr", address, settings.LOGIN_FAILURES_PER_ADDRESS),
     ]
 
@@ -116,7 +116,7 @@ def login_failed(*, username: str, address: str) -> None:
 
 
 def login_succeeded(*, username: str) -> None:
-    reset("login-user", username.lower(), settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    reset("login-user", username_key(username), settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
 
 # --- writes ---------------------------------------------------------------------------

@@ -11,7 +11,9 @@ from banking.health import healthz
 from transactions.views import TransactionViewSet
 from users.views import AuthViewSet, UserViewSet
 
-ID = r"(?P<account_id>[0-9]{1,18})"
+# Any path segment: the view answers "Account not found." for one that is no id, exactly
+# as for an id that does not exist (one 404 shape, not a routing miss for "/accounts/abc").
+ID = r"(?P<account_id>[^/]+)"
 
 
 def api(route: str, view, name: str):
@@ -38,7 +40,7 @@ urlpatterns = [
     api("transactions/transfer", TransactionViewSet.as_view({"post": "transfer"}), "transaction-transfer"),
     api(f"transactions/{ID}", TransactionViewSet.as_view({"get": "history"}), "transaction-history"),
     api(
-        r"transactions/(?P<transaction_id>[0-9]{1,18})/reverse",
+        r"transactions/(?P<transaction_id>[^/]+)/reverse",
         TransactionViewSet.as_view({"post": "reverse"}),
         "transaction-reverse",
     ),

@@ -2,32 +2,25 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from banking.api import InputSerializer
+from banking.api import IdField, InputSerializer, TextField
 from banking.money import AmountField, format_money
 from transactions.models import Transaction
 
-ACCOUNT_ID_MAX = 2**63 - 1
-
-
-def _account_id_field() -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=ACCOUNT_ID_MAX)
-
-
-def _note_field() -> serializers.CharField:
-    return serializers.CharField(max_length=255, required=False, allow_blank=True, allow_null=True, default="")
+def _note_field() -> TextField:
+    return TextField(max_length=255, required=False, allow_blank=True, allow_null=True, default="")
 
 
 class MovementInputSerializer(InputSerializer):
     """Body of a deposit or a withdrawal."""
 
-    account_id = _account_id_field()
+    account_id = IdField()
     amount = AmountField()
     note = _note_field()
 
 
 class TransferInputSerializer(InputSerializer):
-    from_account_id = _account_id_field()
-    to_account_id = _account_id_field()
+    from_account_id = IdField()
+    to_account_id = IdField()
     amount = AmountField()
     note = _note_field()
 

@@ -11,8 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.selectors import account_get_for_user
+from banking.api import path_id
 from banking.dates import parse_instant
-from banking.errors import InvalidAmount, ValidationFailed
+from banking.errors import AccountNotFound, InvalidAmount, TransactionNotFound, ValidationFailed
 from banking.money import format_money, parse_amount
 from banking.openapi import IDEMPOTENCY_KEY, errors
 from banking.throttling import WriteThrottle
@@ -114,11 +115,10 @@ class TransactionViewSet(viewsets.ViewSet):
     )
     def reverse(self, request: Request, transaction_id: str) -> Response:
         """Staff only: post the opposite movement of transaction ``transaction_id``."""
+        original_id = path_id(transaction_id, not_found=TransactionNotFound)
         data = _valid(ReversalInputSerializer, request)
-        rows = services.reversal_create(
-            transaction_id=int(transaction_id), note=data["note"] or "", initiated_by=request.user
-        )
-        return Response(reversal_data(int(transaction_id), rows), status=status.HTTP_201_CREATED)
+        rows = services.reversal_create(transaction_id=original_id, note=data["note"] or "", initiated_by=request.user)
+        return Response(reversal_data(original_id, rows), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         operation_id="transactions_history", summary="Account history, newest first", tags=["transactions"],
@@ -144,7 +144,7 @@ class TransactionViewSet(viewsets.ViewSet):
         """Newest first, ``limit`` rows a page (default 50, at most 500); the next page's
         address is in the ``Link: <...>; rel="next"`` header (keyset paging on the
         ledger sequence, so deep pages cost what the first one does)."""
-        account = account_get_for_user(user=request.user, account_id=int(account_id))
+        account = account_get_for_user(user=request.user, account_id=path_id(account_id, not_found=AccountNotFound))
         limit = _int_param(request, "limit", default=HISTORY_DEFAULT_LIMIT, low=1, high=HISTORY_MAX_LIMIT)
         cursor = _int_param(request, "cursor", default=None, low=1, high=2**63 - 1)
         rows = selectors.history_page(

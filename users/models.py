@@ -1,17 +1,37 @@
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
 
+def username_key(username: str) -> str:
+    """What makes two usernames the same: names a person could mistake for each other
+    share a key. NFKC folds compatibility forms (full-width "ａlice" is "alice"),
+    casefold folds letter case ("ALICE", "Straße"/"STRASSE"); NFKC again after casefold,
+    as Unicode's identifier caseless matching does."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
+
+
+class CaselessUserManager(UserManager):
+    def get_by_natural_key(self, username: str) -> "User":
+        # Login finds the user whatever case or width the name is typed in.
+        return self.get(username_key=username_key(username))
+
+
 class User(AbstractUser):
-    """A customer (or a staff member). Usernames and e-mail addresses are unique
-    regardless of case, so "Alice" cannot register beside "alice"."""
+    """A customer (or a staff member). Usernames are unique by ``username_key``, so
+    neither "Alice" nor a full-width "ａlice" can register beside "alice"; e-mail
+    addresses are unique regardless of case."""
 
     email = models.EmailField("email address", blank=True)
+    username_key = models.CharField(max_length=600, unique=True, editable=False)
+
+    objects = CaselessUserManager()
 
     class Meta:
         constraints = [
@@ -20,6 +40,13 @@ class User(AbstractUser):
                 Lower("email"), condition=~Q(email=""), name="users_user_email_ci_unique"
             ),
         ]
+
+    def save(self, *args, **kwargs):
+        # Every path that writes a user (API, admin, createsuperuser) stores the
+        # NFKC form of the name and its key, so uniqueness holds for all of them.
+        self.username = self.normalize_username(self.username)
+        self.username_key = username_key(self.username)
+        super().save(*args, **kwargs)
 
     @property
     def display_name(self) -> str:

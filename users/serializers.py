@@ -3,16 +3,16 @@ from __future__ import annotations
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
 
-from banking.api import InputSerializer
+from banking.api import EmailTextField, InputSerializer, SecretField, TextField
 from users.models import User
 
 
 class UserCreateInputSerializer(InputSerializer):
-    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
-    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
-    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
-    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    username = TextField(max_length=150, validators=[UnicodeUsernameValidator()])
+    password = SecretField(max_length=128)
+    email = EmailTextField(max_length=254, required=False, allow_blank=True, default="")
+    first_name = TextField(max_length=150, required=False, allow_blank=True, default="")
+    last_name = TextField(max_length=150, required=False, allow_blank=True, default="")
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -25,9 +25,9 @@ class UserOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LoginInputSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    password = serializers.CharField(max_length=128, trim_whitespace=False, required=False, allow_blank=True)
+class LoginInputSerializer(InputSerializer):
+    username = TextField(max_length=150, required=False, allow_blank=True)
+    password = SecretField(max_length=128, required=False, allow_blank=True)
 
 
 class LoginOutputSerializer(serializers.Serializer):

@@ -10,17 +10,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from banking.errors import ValidationFailed
-from users.models import AuthToken, User
+from users.models import AuthToken, User, username_key
 from users.selectors import token_hash
 
 
 def user_create(
     *, username: str, password: str, email: str = "", first_name: str = "", last_name: str = ""
 ) -> User:
-    """Register a customer. Passwords go through Django's validators; duplicate usernames
-    or e-mails (in any letter case) are refused, also when two requests race."""
+    """Register a customer. Passwords go through Django's validators; a username that
+    looks like an existing one (same ``username_key``: letter case, full-width forms)
+    or a duplicate e-mail (in any letter case) is refused, also when two requests race."""
     email = User.objects.normalize_email(email or "")
-    if User.objects.filter(username__iexact=username).exists():
+    if User.objects.filter(username_key=username_key(username)).exists():
         raise ValidationFailed("Username already exists.")
     if email and User.objects.filter(email__iexact=email).exists():
         raise ValidationFailed("Email already exists.")

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost, so that its duration covers the whole request.
     "banking.middleware.RequestLogMiddleware",
+    "banking.middleware.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files from gunicorn, with no separate web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -90,13 +91,25 @@ TEMPLATES = [
 # BEGIN IMMEDIATE so that writers are serialized: select_for_update() is a no-op there,
 # and the write lock taken at BEGIN is what keeps balance checks and appends atomic.
 CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60)
+# A kept connection is checked (one "SELECT 1") at the start of each request that uses it,
+# so the first request after a database restart reconnects instead of failing.
+CONN_HEALTH_CHECKS = env_bool("CONN_HEALTH_CHECKS", True)
+# Every wait is bounded. A request that waits longer than this for a row lock held by
+# someone else fails fast with a retryable 503 (instead of tying up a server thread for
+# as long as the other holds it); no statement runs longer than the statement timeout.
+DATABASE_LOCK_TIMEOUT_MS = env_int("DATABASE_LOCK_TIMEOUT_MS", 1000)
+DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 10000)
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=env_bool("CONN_HEALTH_CHECKS", False)
+            DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=CONN_HEALTH_CHECKS
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+            f"-c lock_timeout={DATABASE_LOCK_TIMEOUT_MS} -c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
+        )
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -156,7 +169,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Banking Backend API",
     "DESCRIPTION": (
         "Accounts, deposits, withdrawals, transfers and history over an append-only ledger. "
-        "Authenticate with `Authorization: Token <token>` (from `POST /auth/login`): in Swagger "
+        "Authenticate with `Authorization: Token <token>` (or `Bearer <token>`; the token comes "
+        "from `POST /auth/login`): in Swagger "
         "UI press **Authorize** and enter `Token <token>`. Money is a decimal string with at "
         "most two places. Every error is `{\"error\": \"...\"}`."
     ),

@@ -4,7 +4,7 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from users.models import User
+from users.models import User, username_key
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "")
         if not username or not password:
             raise CommandError("Set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD.")
-        if User.objects.filter(username__iexact=username).exists():
+        if User.objects.filter(username_key=username_key(username)).exists():
             self.stdout.write(f"Admin user {username!r} already exists; left unchanged.")
             return
         User.objects.create_superuser(
