@@ -46,9 +46,14 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         413: "Request body too large",
         415: "Body is not application/json",
         429: "Too many requests (see the Retry-After header)",
-        503: "Database unavailable",
+        503: "Database unavailable, or a lock or statement timeout (e.g. the account is busy): nothing was "
+             "changed; retry after Retry-After seconds",
     }
-    return {status: OpenApiResponse(ErrorSerializer, description=descriptions[status]) for status in statuses}
+    # Any endpoint that touches the database may answer 503.
+    return {
+        status: OpenApiResponse(ErrorSerializer, description=descriptions[status])
+        for status in sorted({*statuses, 503})
+    }
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(

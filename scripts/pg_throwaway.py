@@ -26,7 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 PG_OS_USER = "postgres"
@@ -69,6 +69,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+_restarters: dict[str, Callable[[], object]] = {}
+
+
+def restart(url: str) -> None:
+    """Restart a running throwaway cluster (``pg_ctl restart -m fast``): every client
+    connection is closed by the server, as in a real database restart."""
+    _restarters[url]()
+
+
 @contextlib.contextmanager
 def throwaway_postgres(*, durable: bool = False, max_connections: int = 200) -> Iterator[str]:
     """Start a throwaway cluster; yield its DATABASE_URL; stop and delete it on exit."""
@@ -102,12 +111,18 @@ def throwaway_postgres(*, durable: bool = False, max_connections: int = 200) -> 
             check=True, cwd=workdir, stdout=subprocess.DEVNULL, **run_as,
         )
         started = True
-        yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+        url = f"postgres://postgres@127.0.0.1:{port}/postgres"
+        _restarters[url] = lambda: subprocess.run(
+            [pg_ctl, "restart", "-D", str(data), "-m", "fast", "-w", "-t", "60", "-o", " ".join(options)],
+            check=True, cwd=workdir, stdout=subprocess.DEVNULL, **run_as,
+        )
+        yield url
     except subprocess.CalledProcessError:
         if log.exists():
             sys.stderr.write(log.read_text())
         raise
     finally:
+        _restarters.pop(f"postgres://postgres@127.0.0.1:{port}/postgres", None)
         if started:
             subprocess.run(
                 [pg_ctl, "stop", "-D", str(data), "-m", "immediate", "-w"],

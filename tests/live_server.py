@@ -30,20 +30,23 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, port: int | None = None, workers: int = 2, env: dict | None = None):
+    def __init__(self, port: int | None = None, workers: int = 2, env: dict | None = None, *,
+                 threads: int = 1, database: str | None = None):
         self.port = port or free_port()
         self.workers = workers
+        self.threads = threads
+        self.database = database  # default: the test database
         self.extra_env = env or {}
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> "Gunicorn":
-        env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "banking.settings.test",
-               **self.extra_env}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "banking.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(self.workers), "--log-level", "warning", "--no-control-socket"],
-            cwd=ROOT, env=env, start_new_session=True,
-        )
+        env = {**os.environ, "DATABASE_URL": self.database or database_url(),
+               "DJANGO_SETTINGS_MODULE": "banking.settings.test", **self.extra_env}
+        command = [sys.executable, "-m", "gunicorn", "banking.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+                   "--workers", str(self.workers), "--log-level", "warning", "--no-control-socket"]
+        if self.threads > 1:
+            command += ["--worker-class", "gthread", "--threads", str(self.threads)]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
