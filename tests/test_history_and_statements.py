@@ -1,6 +1,6 @@
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -96,10 +96,24 @@ def test_statement_as_csv_is_a_download(alice, account, activity):
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith(f'attachment; filename="statement-{account.pk}-')
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[1] == ["date", "id", "type", "note", "debit", "credit", "balance"]
-    assert rows[2][2] == "OPENING BALANCE" and rows[-1][2] == "CLOSING BALANCE"
-    assert rows[-1][-1] == "75.00"
-    assert len(rows) == 2 + 1 + 4 + 1
+    assert rows[0] == ["date", "id", "type", "note", "debit", "credit", "balance"]  # header first
+    assert rows[1][1:] == ["", "OPENING BALANCE", "", "", "", "0.00"]
+    assert rows[-1][1:] == ["", "CLOSING BALANCE", "", "", "", "75.00"]  # the balance only
+    assert len(rows) == 1 + 1 + 4 + 1
+
+
+def test_statement_csv_columns_sum_to_the_totals(alice, account, activity):
+    """A spreadsheet's SUM over the debit / credit column gives the period's totals: the
+    opening and closing rows leave those cells empty, and no totals row is added."""
+    body = alice.get(f"/accounts/{account.pk}/statement").json()
+    response = alice.get(f"/accounts/{account.pk}/statement", {"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert sum(Decimal(r["debit"] or 0) for r in rows) == Decimal(body["total_debits"]) == Decimal("45.00")
+    assert sum(Decimal(r["credit"] or 0) for r in rows) == Decimal(body["total_credits"]) == Decimal("120.00")
+    assert [r["type"] for r in rows] == ["OPENING BALANCE", "DEPOSIT", "DEPOSIT", "WITHDRAWAL", "TRANSFER",
+                                         "CLOSING BALANCE"]
+    assert rows[0]["date"] == body["from"]  # the period's start ...
+    assert datetime.fromisoformat(rows[-1]["date"]) >= datetime.fromisoformat(rows[-2]["date"])  # ... and end
 
 
 def test_statement_csv_by_accept_header(alice, account, activity):
