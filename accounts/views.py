@@ -23,7 +23,7 @@ from banking.api import path_id
 from banking.dates import parse_instant
 from banking.errors import AccountNotFound, ValidationFailed
 from banking.money import ZERO, format_money
-from banking.openapi import errors
+from banking.openapi import INSTANT_SCHEMA, errors
 from banking.throttling import WriteThrottle
 from transactions.selectors import balance_at, balance_get, owned_balance_get, statement_get
 
@@ -72,8 +72,8 @@ class AccountViewSet(viewsets.ViewSet):
     @extend_schema(
         operation_id="accounts_balance", summary="Balance, now or as of an instant", tags=["accounts"],
         parameters=[OpenApiParameter(
-            "at", str, description="ISO 8601 datetime (UTC if no offset) or date (end of that day): "
-                                   "answer the balance as of then.", required=False,
+            "at", INSTANT_SCHEMA, description="ISO 8601 datetime (UTC if no offset) or date (end of that day): "
+                                              "answer the balance as of then.", required=False,
         )],
         responses={200: BalanceOutputSerializer, **errors(400, 401, 404)},
     )
@@ -97,6 +97,15 @@ class AccountStatementViewSet(viewsets.ViewSet):
 
     renderer_classes = [JSONRenderer, StatementCSVRenderer]
 
+    def perform_content_negotiation(self, request: Request, force: bool = False):
+        if request.method != "GET":  # OPTIONS (and 405s) describe the endpoint: JSON
+            return JSONRenderer(), JSONRenderer.media_type
+        # DRF answers an unknown ?format= with a bare 404; say what is wrong instead.
+        requested = request.query_params.get("format")
+        if requested is not None and requested not in ("json", "csv"):
+            raise ValidationFailed("format must be json or csv.")
+        return super().perform_content_negotiation(request, force)
+
     def handle_exception(self, exc: Exception) -> Response:
         # Errors are always the JSON {"error"} body, also when CSV was asked for: a
         # client must not have to parse an error out of a spreadsheet.
@@ -108,15 +117,15 @@ class AccountStatementViewSet(viewsets.ViewSet):
     @extend_schema(
         operation_id="accounts_statement", summary="Statement for a period (JSON or CSV)", tags=["accounts"],
         parameters=[
-            OpenApiParameter("from", str, description="Start (ISO 8601; a bare date means its start). "
-                                                      "Default: the first day of the current month, UTC."),
-            OpenApiParameter("to", str, description="End (ISO 8601; a bare date means its end). Default: now."),
+            OpenApiParameter("from", INSTANT_SCHEMA, description="Start (ISO 8601; a bare date means its start). "
+                                                                 "Default: the first day of the current month, UTC."),
+            OpenApiParameter("to", INSTANT_SCHEMA, description="End (ISO 8601; a bare date means its end). Default: now."),
             OpenApiParameter("format", str, enum=["json", "csv"], description="csv for a spreadsheet download."),
         ],
         responses={
             (200, "application/json"): StatementSerializer,
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The statement as CSV."),
-            **errors(400, 401, 404),
+            **errors(400, 401, 404, media_type="application/json"),
         },
     )
     def retrieve(self, request: Request, account_id: str) -> Response:

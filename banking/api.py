@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from banking.errors import ApplicationError, NotFound, PayloadTooLarge
+from banking.text import has_invisible_characters
 
 logger = logging.getLogger("banking.api")
 
@@ -88,19 +88,6 @@ def path_id(value: str, *, not_found: type[NotFound]) -> int:
     raise not_found()
 
 
-# Characters refused in text a person will read back (notes, names): control characters
-# and invisible formatting characters (category Cf), e.g. the bidi override U+202E that
-# makes "Transfer from alice" display as something else. Zero-width (non-)joiners are
-# allowed: emoji sequences and several scripts need them.
-_ALLOWED_FORMAT_CHARACTERS = {"\u200c", "\u200d"}
-
-
-def has_invisible_characters(text: str) -> bool:
-    return any(
-        unicodedata.category(char) in ("Cc", "Cf") and char not in _ALLOWED_FORMAT_CHARACTERS for char in text
-    )
-
-
 def _label(field: serializers.Field) -> str:
     # The key as the client sent it, so that the message says exactly what to fix.
     return field.field_name or "value"
@@ -139,8 +126,9 @@ class EmailTextField(TextField, serializers.EmailField):
 
 
 class IdField(serializers.IntegerField):
-    """A database id: a JSON integer only (DRF's IntegerField also takes "5", 5.0 and
-    "5.0"), from 1 to the largest 64-bit id."""
+    """A database id: a JSON number with no fraction, from 1 to the largest 64-bit id.
+    DRF's IntegerField also takes the strings "5" and "5.0"; JSON (and JSON Schema's
+    "integer") does not tell 5 from 5.0, so both are accepted."""
 
     MAX = 2**63 - 1
 
@@ -150,6 +138,8 @@ class IdField(serializers.IntegerField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: object) -> int:
+        if isinstance(data, Decimal) and data.is_finite() and data == data.to_integral_value():
+            data = int(data)
         if isinstance(data, bool) or not isinstance(data, int):
             raise serializers.ValidationError(f"{_label(self)} must be a whole number (a JSON integer).")
         return super().to_internal_value(data)

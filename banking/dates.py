@@ -31,4 +31,9 @@ def parse_instant(value: str, *, name: str, date_means: str = "end") -> datetime
         )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt_timezone.utc)
-    return parsed
+    try:
+        # Year 1 with a positive offset (or 9999 with a negative one) lies outside what a
+        # datetime can hold in UTC, where the database compares it.
+        return parsed.astimezone(dt_timezone.utc)
+    except OverflowError:
+        raise ValidationFailed(f"{name} is out of range.") from None

@@ -24,8 +24,16 @@ MAX_AMOUNT = Decimal("1000000000.00")
 MAX_BALANCE = Decimal("999999999999999.99")
 BALANCE_MAX_DIGITS = 17  # 15 integer digits + 2 decimal places
 
-_AMOUNT_STRING = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
-_NEGATIVE_STRING = re.compile(r"^-\s*[0-9]+(?:\.[0-9]+)?$")
+# Every string amount the API accepts, as one regular expression (ECMA-262 and Python
+# alike): published as the OpenAPI `pattern`, and what ``parse_amount`` accepts exactly
+# (a property test holds the two together). Positive, at most two places, at most
+# MAX_AMOUNT, digits before any point; leading zeros are harmless. It ends in "$(?!\n)":
+# Python's "$" also matches before a final newline, and fuzzers generate that.
+AMOUNT_PATTERN = (
+    r"^0*(?:[1-9][0-9]{0,8}(?:\.[0-9]{1,2})?|1000000000(?:\.0{1,2})?|0\.(?:0[1-9]|[1-9][0-9]?))$(?!\n)"
+)
+_DECIMAL_STRING = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_NEGATIVE_STRING = re.compile(r"-\s*[0-9]+(?:\.[0-9]+)?")
 
 
 class MoneyField(models.DecimalField):
@@ -58,13 +66,13 @@ def parse_amount(value: object) -> Decimal:
     elif isinstance(value, Decimal):
         amount = value
     elif isinstance(value, str):
-        text = value.strip()
-        if _NEGATIVE_STRING.match(text):
+        # Exactly as sent: no surrounding blanks (the published pattern has none).
+        if _NEGATIVE_STRING.fullmatch(value):
             raise InvalidAmount("Amount must be positive.")
-        if not _AMOUNT_STRING.match(text) or len(text) > 40:
+        if not _DECIMAL_STRING.fullmatch(value) or len(value) > 40:
             raise InvalidAmount('Amount must be a decimal number such as "100.00".')
         try:
-            amount = Decimal(text)
+            amount = Decimal(value)
         except InvalidOperation:  # pragma: no cover - the pattern already excludes this
             raise InvalidAmount('Amount must be a decimal number such as "100.00".') from None
     else:
@@ -85,12 +93,18 @@ def validate_amount(amount: Decimal) -> Decimal:
     return amount.quantize(CENT)
 
 
-@extend_schema_field({
-    "type": ["string", "number"],
-    "description": 'Positive, at most 2 decimal places, at most 1000000000.00. A decimal string such as "100.00" '
+AMOUNT_SCHEMA = {
+    "description": f'Positive, at most 2 decimal places, at most {MAX_AMOUNT}. A decimal string such as "100.00" '
                    "(a JSON number is read exactly, never as a float).",
+    "oneOf": [
+        {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 40},
+        {"type": "number", "exclusiveMinimum": 0, "maximum": int(MAX_AMOUNT), "multipleOf": 0.01},
+    ],
     "example": "100.00",
-})
+}
+
+
+@extend_schema_field(AMOUNT_SCHEMA)
 class AmountField(serializers.Field):
     """The API's money input: ``parse_amount`` rules, errors as field errors."""
 

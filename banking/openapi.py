@@ -1,11 +1,16 @@
 """OpenAPI helpers: the contract's paths, the Token security scheme, shared components."""
 from __future__ import annotations
 
+import functools
 import re
+import sys
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from django.core.validators import RegexValidator
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
+
+from banking.text import has_invisible_characters
 
 
 def contract_paths(endpoints):
@@ -36,7 +41,9 @@ class ErrorSerializer(serializers.Serializer):
     details = serializers.DictField(required=False, help_text="Per-field validation messages.")
 
 
-def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+def errors(*statuses: int, media_type: str | None = None) -> dict:
+    """The error answers of an operation (each ``{"error": ...}``). ``media_type`` pins
+    them to one content type, for a view that renders its successes in several."""
     descriptions = {
         400: "Invalid input (or insufficient balance for money movements)",
         401: "Missing, invalid or expired token",
@@ -51,14 +58,45 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     }
     # Any endpoint that touches the database may answer 503.
     return {
-        status: OpenApiResponse(ErrorSerializer, description=descriptions[status])
+        (status, media_type) if media_type else status: OpenApiResponse(ErrorSerializer, description=descriptions[status])
         for status in sorted({*statuses, 503})
     }
 
 
+# --- Parameter schemas: the rules the views enforce, in a form clients and fuzzers read ----
+
+INSTANT_SCHEMA = {
+    "anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}],
+    "description": "ISO 8601 datetime (UTC if it has no offset) or date.",
+}
+PAGE_LIMIT_SCHEMA = {"type": "integer", "minimum": 1}
+CURSOR_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+# Printable ASCII, as ``transactions.idempotency.validate_key`` checks it.
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$(?!\\n)"}
+
+
+def page_limit(maximum: int, default: int) -> OpenApiParameter:
+    return OpenApiParameter(
+        "limit", {**PAGE_LIMIT_SCHEMA, "maximum": maximum},
+        description=f"Rows per page, 1-{maximum} (default {default}).",
+    )
+
+
+def id_path_parameters(result: dict, generator, request, public) -> dict:
+    """Ids in paths are routed as any segment (so that "/accounts/abc" answers the same
+    404 as a missing account): document them as what they must be, positive integers."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["name"].endswith("_id"):
+                    parameter["schema"] = dict(ID_SCHEMA)
+    return result
+
+
 IDEMPOTENCY_KEY = OpenApiParameter(
     name="Idempotency-Key",
-    type=str,
+    type=IDEMPOTENCY_KEY_SCHEMA,
     location=OpenApiParameter.HEADER,
     required=False,
     description=(
@@ -67,3 +105,43 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "key with a different body answers 409. Kept at least 24 hours."
     ),
 )
+
+
+class TextFieldExtension(OpenApiSerializerFieldExtension):
+    """Publish what ``TextField`` refuses as a `pattern`, so that clients and fuzzers know
+    it: no control or invisible formatting characters."""
+
+    target_class = "banking.api.TextField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        # Only the type: drf-spectacular adds lengths, nullability, defaults and a field's
+        # own validators (a username's stricter pattern replaces this one) around it.
+        own = [v.regex.pattern for v in self.target.validators if isinstance(v, RegexValidator)]
+        # A field's own, stricter pattern (usernames) is published instead, with ECMA anchors.
+        pattern = own[0].replace("\\A", "^").replace("\\Z", "$(?!\\n)") if own else text_pattern()
+        schema = {"type": "string", "pattern": pattern}
+        if isinstance(self.target, serializers.EmailField):
+            schema["format"] = "email"
+        return schema
+
+
+@functools.cache
+def text_pattern() -> str:
+    """A character class of everything ``has_invisible_characters`` refuses, computed
+    from Unicode itself (once, when the schema is built) so the two cannot drift."""
+    refused = [code for code in range(sys.maxunicode + 1) if has_invisible_characters(chr(code))]
+    ranges: list[list[int]] = []
+    for code in refused:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+
+    def char(code: int) -> str:
+        # \uXXXX is understood by ECMA-262 and Python regexes alike; beyond the BMP only the
+        # character itself is.
+        return f"\\u{code:04x}" if code <= 0xFFFF else chr(code)
+
+    body = "".join(char(a) if a == b else f"{char(a)}-{char(b)}" for a, b in ranges)
+    return f"^[^{body}]*$(?!\\n)"

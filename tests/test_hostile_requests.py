@@ -88,14 +88,19 @@ def test_account_text_fields_take_only_strings(alice, body, key):
     assert response.json()["error"] == f"{key} must be a string."
 
 
-@pytest.mark.parametrize("account_id", ["1", 1.0, "1.0"])
-def test_account_ids_take_only_json_integers(alice, account, account_id):
-    body = {"account_id": account.pk, "amount": "1.00"}
-    body["account_id"] = account_id if not isinstance(account_id, str) else str(account.pk) + account_id[1:]
-    response = alice.post("/transactions/deposit", body, format="json")
+@pytest.mark.parametrize("raw", ['"{id}"', '"{id}.0"', "{id}.5", "true"])
+def test_account_ids_take_only_json_integers(alice, account, raw):
+    body = '{"account_id": %s, "amount": "1.00"}' % raw.format(id=account.pk)
+    response = _post_raw(alice, "/transactions/deposit", body)
     assert response.status_code == 400
     assert response.json()["error"] == "account_id must be a whole number (a JSON integer)."
     assert not Transaction.objects.exists()
+
+
+def test_an_account_id_written_with_a_zero_fraction_is_the_same_integer(alice, account):
+    response = _post_raw(alice, "/transactions/deposit", '{"account_id": %d.0, "amount": "1.00"}' % account.pk)
+    assert response.status_code == 201
+    assert response.json()["account_id"] == account.pk
 
 
 def test_note_takes_only_a_string(alice, account):

@@ -1,12 +1,13 @@
 """Property tests: whatever a client sends as an amount, the parser either returns a
 valid amount or raises InvalidAmount (a 400), never anything else."""
+import re
 from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from banking.errors import InvalidAmount
-from banking.money import MAX_AMOUNT, parse_amount
+from banking.money import AMOUNT_PATTERN, MAX_AMOUNT, parse_amount
 
 
 def check(value) -> None:
@@ -48,3 +49,25 @@ def test_any_other_json_value_parses_to_a_valid_amount_or_is_refused(value):
 def test_every_valid_two_place_string_round_trips(cents):
     text = f"{cents // 100}.{cents % 100:02d}"
     assert str(parse_amount(text)) == text
+
+
+def _accepted(text: str) -> bool:
+    try:
+        parse_amount(text)
+    except InvalidAmount:
+        return False
+    return True
+
+
+@settings(max_examples=1500)
+@given(st.one_of(st.text(max_size=44), st.from_regex(r"\A[0 ]?[0-9]{0,11}(\.[0-9]{0,3})?\s?\Z")))
+def test_the_published_pattern_is_exactly_what_the_parser_accepts(text):
+    """OpenAPI clients and fuzzers validate amounts with AMOUNT_PATTERN: it must neither
+    refuse what the API accepts nor admit what it refuses."""
+    assert (re.fullmatch(AMOUNT_PATTERN, text) is not None and len(text) <= 40) == _accepted(text)
+
+
+@settings(max_examples=500)
+@given(st.from_regex(AMOUNT_PATTERN, fullmatch=True).filter(lambda t: len(t) <= 40))
+def test_every_string_the_pattern_admits_is_accepted(text):
+    assert _accepted(text)

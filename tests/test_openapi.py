@@ -28,7 +28,7 @@ def test_schema_is_served_and_declares_the_token_scheme(api):
     body = response.json()
     assert body["components"]["securitySchemes"]["TokenAuth"] == {
         "type": "apiKey", "in": "header", "name": "Authorization",
-        "description": "`Token <token>` as returned by POST /auth/login.",
+        "description": "`Token <token>` (or `Bearer <token>`), with the token returned by POST /auth/login.",
     }
     deposit = body["paths"]["/transactions/deposit"]["post"]
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in deposit["parameters"])

@@ -121,6 +121,13 @@ def test_transfer_between_own_accounts_is_allowed(alice, account, user, fund):
     assert balance_get(account_id=second.pk) == Decimal("4.00")
 
 
+def test_transfer_from_someone_elses_account_to_itself_is_not_found(alice, other_account):
+    body = {"from_account_id": other_account.pk, "to_account_id": other_account.pk, "amount": "1.00"}
+    response = alice.post("/transactions/transfer", body, format="json")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Account not found."}
+
+
 def test_transfer_to_the_same_account_is_400(alice, account, fund):
     fund(account, "10.00")
     response = alice.post(

@@ -136,14 +136,16 @@ def transfer_create(
     anyone's."""
     amount = validate_amount(amount)
     note = _clean_note(note)
-    if from_account_id == to_account_id:
-        raise SameAccountTransfer()
 
     def work() -> tuple[TransferResult | Transaction, ApplicationError | None]:
         locked = lock_accounts([from_account_id, to_account_id])
         source = locked.get(from_account_id)
         if source is None or (owner is not None and source.user_id != owner.pk):
             raise AccountNotFound()
+        # After the ownership check: someone else's account is "not found", whatever
+        # else is wrong with the request.
+        if from_account_id == to_account_id:
+            raise SameAccountTransfer()
         destination = locked.get(to_account_id)
         if destination is None:
             raise AccountNotFound("Destination account not found.")

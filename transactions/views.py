@@ -14,8 +14,8 @@ from accounts.selectors import account_get_for_user
 from banking.api import path_id
 from banking.dates import parse_instant
 from banking.errors import AccountNotFound, InvalidAmount, TransactionNotFound, ValidationFailed
-from banking.money import format_money, parse_amount
-from banking.openapi import IDEMPOTENCY_KEY, errors
+from banking.money import AMOUNT_PATTERN, format_money, parse_amount
+from banking.openapi import CURSOR_SCHEMA, IDEMPOTENCY_KEY, INSTANT_SCHEMA, errors, page_limit
 from banking.throttling import WriteThrottle
 from transactions import idempotency, selectors, services
 from transactions.models import Transaction
@@ -34,6 +34,7 @@ from transactions.serializers import (
 
 HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 500
+AMOUNT_QUERY_SCHEMA = {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 40}
 
 
 def _replayable(serializer) -> OpenApiResponse:
@@ -123,14 +124,14 @@ class TransactionViewSet(viewsets.ViewSet):
     @extend_schema(
         operation_id="transactions_history", summary="Account history, newest first", tags=["transactions"],
         parameters=[
-            OpenApiParameter("limit", int, description=f"Rows per page, 1-{HISTORY_MAX_LIMIT} (default {HISTORY_DEFAULT_LIMIT})."),
-            OpenApiParameter("cursor", int, description="Opaque position from the `Link: rel=\"next\"` header."),
+            page_limit(HISTORY_MAX_LIMIT, HISTORY_DEFAULT_LIMIT),
+            OpenApiParameter("cursor", CURSOR_SCHEMA, description="Opaque position from the `Link: rel=\"next\"` header."),
             OpenApiParameter("type", str, enum=[t.value for t in Transaction.Type], description="Only this type."),
             OpenApiParameter("status", str, enum=[s.value for s in Transaction.Status], description="Only this status."),
-            OpenApiParameter("from", str, description="Created at or after (ISO 8601; a bare date means its start)."),
-            OpenApiParameter("to", str, description="Created at or before (ISO 8601; a bare date means its end)."),
-            OpenApiParameter("min_amount", str, description="Amount at least this (decimal string)."),
-            OpenApiParameter("max_amount", str, description="Amount at most this (decimal string)."),
+            OpenApiParameter("from", INSTANT_SCHEMA, description="Created at or after (ISO 8601; a bare date means its start)."),
+            OpenApiParameter("to", INSTANT_SCHEMA, description="Created at or before (ISO 8601; a bare date means its end)."),
+            OpenApiParameter("min_amount", AMOUNT_QUERY_SCHEMA, description="Amount at least this (decimal string)."),
+            OpenApiParameter("max_amount", AMOUNT_QUERY_SCHEMA, description="Amount at most this (decimal string)."),
         ],
         responses={
             200: OpenApiResponse(
@@ -211,7 +212,7 @@ def _valid(serializer_class, request: Request) -> dict:
 
 def _int_param(request: Request, name: str, *, default: int | None, low: int, high: int) -> int | None:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if not raw.isdigit() or not (low <= int(raw) <= high):
         raise ValidationFailed(f"{name} must be a whole number from {low} to {high}.")

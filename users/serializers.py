@@ -26,8 +26,16 @@ class UserOutputSerializer(serializers.ModelSerializer):
 
 
 class LoginInputSerializer(InputSerializer):
-    username = TextField(max_length=150, required=False, allow_blank=True)
-    password = SecretField(max_length=128, required=False, allow_blank=True)
+    MISSING = "Username and password are required."
+
+    username = TextField(max_length=150)
+    password = SecretField(max_length=128)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            field.error_messages.update(required=self.MISSING, blank=self.MISSING, null=self.MISSING)
+        return fields
 
 
 class LoginOutputSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from banking import throttling
-from banking.errors import InvalidCredentials, ValidationFailed
+from banking.errors import InvalidCredentials
 from banking.openapi import errors
 from users import services
 from users.serializers import (
@@ -60,10 +60,7 @@ class AuthViewSet(viewsets.ViewSet):
     def login(self, request: Request) -> Response:
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        username = data.validated_data.get("username") or ""
-        password = data.validated_data.get("password") or ""
-        if not username or not password:
-            raise ValidationFailed("Username and password are required.")
+        username, password = data.validated_data["username"], data.validated_data["password"]
         address = request.META.get("REMOTE_ADDR", "")
         throttling.login_check(username=username, address=address)
         user = authenticate(request._request, username=username, password=password)

@@ -185,6 +185,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {},
     "PREPROCESSING_HOOKS": ["banking.openapi.contract_paths"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "banking.openapi.id_path_parameters"],
 }
 
 # Lifetime of an API token issued by POST /auth/login.
