@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from banking.api import InputSerializer, TextField
+from banking.serializers import InputSerializer, TextField
 from banking.money import ZERO, format_money
 
 

@@ -1,83 +1,32 @@
-"""API plumbing shared by every app: the JSON parser, the base input serializer, the
-one exception handler, and JSON answers for Django-level 404/500."""
+"""API plumbing shared by every app: the one exception handler (domain errors to HTTP),
+ids in paths, and JSON answers for Django-level 400/403/404/500."""
 from __future__ import annotations
 
-import json
 import logging
-from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
-from rest_framework import exceptions, serializers
-from rest_framework.parsers import JSONParser
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from banking.errors import ApplicationError, NotFound, PayloadTooLarge
-from banking.text import has_invisible_characters
+from banking.errors import (
+    ApplicationError,
+    Conflict,
+    InvalidCredentials,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+)
+from banking.serializers import IdField
 
 logger = logging.getLogger("banking.api")
 
 AUTH_REQUIRED_MESSAGE = (
     "Authentication token required. Include 'Authorization: Token <your_token>' in headers."
 )
-
-
-class DecimalJSONParser(JSONParser):
-    """JSON parser that reads numbers with a fraction as ``Decimal``, never float, and
-    refuses what JSON parsers usually let through silently: the non-standard constants
-    NaN and Infinity, duplicate keys (``{"amount": "1.00", "amount": "7.00"}`` must not
-    quietly move 7.00) and nesting too deep to parse (Python's parser would raise
-    RecursionError, a 500)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        parser_context = parser_context or {}
-        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
-        limit = settings.API_MAX_BODY_BYTES
-        # BodyLimitMiddleware has already refused a Content-Length over the limit; read
-        # at most one byte past it anyway, so an oversized body is never held whole.
-        raw = stream.read(limit + 1) if stream is not None else b""
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"Request body too large: at most {limit} bytes.")
-        try:
-            return json.loads(
-                raw.decode(encoding), parse_float=Decimal, parse_constant=_reject_constant,
-                object_pairs_hook=_unique_keys,
-            )
-        except RecursionError:
-            raise exceptions.ParseError("Malformed JSON: nested too deeply.") from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise ValueError(f"duplicate key {json.dumps(key)}")
-        obj[key] = value
-    return obj
-
-
-class InputSerializer(serializers.Serializer):
-    """Base for request bodies: error messages that name the field, so that the single
-    ``error`` string tells a person what to fix."""
-
-    def get_fields(self):
-        fields = super().get_fields()
-        for name, field in fields.items():
-            label = name.replace("_", " ").capitalize()
-            field.error_messages["required"] = f"{label} is required."
-            field.error_messages["null"] = f"{label} may not be null."
-            field.error_messages["blank"] = f"{label} may not be blank."
-        return fields
 
 
 def path_id(value: str, *, not_found: type[NotFound]) -> int:
@@ -88,61 +37,20 @@ def path_id(value: str, *, not_found: type[NotFound]) -> int:
     raise not_found()
 
 
-def _label(field: serializers.Field) -> str:
-    # The key as the client sent it, so that the message says exactly what to fix.
-    return field.field_name or "value"
+# The HTTP status of each kind of domain error; any other ApplicationError is a 400.
+_ERROR_STATUS: list[tuple[type[ApplicationError], int]] = [
+    (InvalidCredentials, 401), (NotFound, 404), (Conflict, 409), (PayloadTooLarge, 413), (TooManyRequests, 429),
+]
 
 
-class TextField(serializers.CharField):
-    """A string field that takes only a JSON string (DRF's CharField turns 0 into "0")
-    and refuses control and invisible formatting characters."""
-
-    def to_internal_value(self, data: object) -> str:
-        if not isinstance(data, str):
-            raise serializers.ValidationError(f"{_label(self)} must be a string.")
-        if has_invisible_characters(data):
-            raise serializers.ValidationError(
-                f"{_label(self)} must not contain control or invisible formatting characters."
-            )
-        return super().to_internal_value(data)
-
-
-class SecretField(serializers.CharField):
-    """A password: only a JSON string, taken exactly as sent (no trimming)."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("trim_whitespace", False)
-        kwargs.setdefault("write_only", True)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: object) -> str:
-        if not isinstance(data, str):
-            raise serializers.ValidationError(f"{_label(self)} must be a string.")
-        return super().to_internal_value(data)
-
-
-class EmailTextField(TextField, serializers.EmailField):
-    """An e-mail address: a JSON string, then Django's e-mail validation."""
-
-
-class IdField(serializers.IntegerField):
-    """A database id: a JSON number with no fraction, from 1 to the largest 64-bit id.
-    DRF's IntegerField also takes the strings "5" and "5.0"; JSON (and JSON Schema's
-    "integer") does not tell 5 from 5.0, so both are accepted."""
-
-    MAX = 2**63 - 1
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", self.MAX)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: object) -> int:
-        if isinstance(data, Decimal) and data.is_finite() and data == data.to_integral_value():
-            data = int(data)
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise serializers.ValidationError(f"{_label(self)} must be a whole number (a JSON integer).")
-        return super().to_internal_value(data)
+def error_answer(exc: ApplicationError) -> tuple[int, dict[str, Any]]:
+    """The status and body that answer a domain error (also what an idempotency key
+    stores and replays)."""
+    status = next((code for kind, code in _ERROR_STATUS if isinstance(exc, kind)), 400)
+    body: dict[str, Any] = {"error": exc.message}
+    if exc.details:
+        body["details"] = exc.details
+    return status, body
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:
@@ -155,7 +63,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     """
     set_rollback()
     if isinstance(exc, ApplicationError):
-        return Response({"error": exc.message, **exc.extra}, status=exc.status_code, headers=exc.headers)
+        status, body = error_answer(exc)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else {}
+        return Response(body, status=status, headers=headers)
 
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -1,21 +1,17 @@
-"""Domain errors. Services raise these; ``banking.api.exception_handler`` maps each to an
-HTTP status and the ``{"error": "..."}`` body, in one place."""
+"""Domain errors. Services raise these; they know nothing of HTTP:
+``banking.api.exception_handler`` maps each to a status and the ``{"error": "..."}``
+body, in one place."""
 from __future__ import annotations
 
 from typing import Any
 
 
 class ApplicationError(Exception):
-    status_code = 400
     default_message = "The request could not be processed."
 
-    def __init__(
-        self, message: str | None = None, *, extra: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ):
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None):
         self.message = message or self.default_message
-        self.extra = extra or {}
-        self.headers = headers or {}
+        self.details = details  # per-field messages, for a person fixing a form
         super().__init__(self.message)
 
 
@@ -40,12 +36,10 @@ class BalanceLimitExceeded(ApplicationError):
 
 
 class InvalidCredentials(ApplicationError):
-    status_code = 401
     default_message = "Invalid credentials."
 
 
 class NotFound(ApplicationError):
-    status_code = 404
     default_message = "Not found."
 
 
@@ -56,7 +50,6 @@ class AccountNotFound(NotFound):
 
 
 class Conflict(ApplicationError):
-    status_code = 409
     default_message = "The request conflicts with the current state."
 
 
@@ -80,14 +73,12 @@ class IdempotencyConflict(Conflict):
 
 
 class TooManyRequests(ApplicationError):
-    status_code = 429
     default_message = "Too many requests. Try again later."
 
     def __init__(self, message: str | None = None, *, retry_after: int):
-        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
-        self.retry_after = max(1, retry_after)
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)  # seconds until the limit lets it through
 
 
 class PayloadTooLarge(ApplicationError):
-    status_code = 413
     default_message = "Request body too large."

@@ -1,4 +1,6 @@
-"""The one place that defines money: its database field, its bounds and its parsing.
+"""The one place that defines money: its database field, its bounds, its parsing and
+formatting. No API framework here: models and services import only this; the API's
+field for amounts (``banking.serializers.AmountField``) is built on it.
 
 Amounts are exact decimals with two places. Clients send them as decimal strings
 ("100.00"); a JSON number is accepted too, because the API's JSON parser reads numbers
@@ -10,9 +12,6 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django.db import models
-from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
-
 from banking.errors import InvalidAmount
 
 CENT = Decimal("0.01")
@@ -91,30 +90,3 @@ def validate_amount(amount: Decimal) -> Decimal:
     if amount > MAX_AMOUNT:
         raise InvalidAmount(f"Amount must not exceed {format_money(MAX_AMOUNT)}.")
     return amount.quantize(CENT)
-
-
-AMOUNT_SCHEMA = {
-    "description": f'Positive, at most 2 decimal places, at most {MAX_AMOUNT}. A decimal string such as "100.00" '
-                   "(a JSON number is read exactly, never as a float).",
-    "oneOf": [
-        {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 40},
-        {"type": "number", "exclusiveMinimum": 0, "maximum": int(MAX_AMOUNT), "multipleOf": 0.01},
-    ],
-    "example": "100.00",
-}
-
-
-@extend_schema_field(AMOUNT_SCHEMA)
-class AmountField(serializers.Field):
-    """The API's money input: ``parse_amount`` rules, errors as field errors."""
-
-    default_error_messages = {"null": "Amount may not be null."}
-
-    def to_internal_value(self, data: object) -> Decimal:
-        try:
-            return parse_amount(data)
-        except InvalidAmount as exc:
-            raise serializers.ValidationError(exc.message) from None
-
-    def to_representation(self, value: Decimal) -> str:
-        return format_money(value)

@@ -111,7 +111,7 @@ class TextFieldExtension(OpenApiSerializerFieldExtension):
     """Publish what ``TextField`` refuses as a `pattern`, so that clients and fuzzers know
     it: no control or invisible formatting characters."""
 
-    target_class = "banking.api.TextField"
+    target_class = "banking.serializers.TextField"
     match_subclasses = True
 
     def map_serializer_field(self, auto_schema, direction):

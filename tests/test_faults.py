@@ -2,7 +2,6 @@
 database restart costs no failed request. Real PostgreSQL, real gunicorn."""
 from __future__ import annotations
 
-import http.client
 import subprocess
 import sys
 import threading

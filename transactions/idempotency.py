@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from banking.api import error_answer
 from banking.errors import ApplicationError, IdempotencyConflict, ValidationFailed
 from transactions.models import IdempotencyKey
 from users.models import User
@@ -66,7 +67,7 @@ def run_idempotent(
         try:
             status, body = run()
         except ApplicationError as exc:
-            status, body = exc.status_code, {"error": exc.message, **exc.extra}
+            status, body = error_answer(exc)
         record.response_status, record.response_body = status, body
         record.save(update_fields=["response_status", "response_body"])
     return status, body, False

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from banking.api import IdField, InputSerializer, TextField
-from banking.money import AmountField, format_money
+from banking.serializers import AmountField, IdField, InputSerializer, TextField
+from banking.money import format_money
 from transactions.models import Transaction
 
 def _note_field() -> TextField:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
 
-from banking.api import EmailTextField, InputSerializer, SecretField, TextField
+from banking.serializers import EmailTextField, InputSerializer, SecretField, TextField
 from users.models import User
 
 

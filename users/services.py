@@ -32,7 +32,7 @@ def user_create(
     except DjangoValidationError as exc:
         raise ValidationFailed(
             "Password is not strong enough: " + " ".join(exc.messages),
-            extra={"details": {"password": exc.messages}},
+            details={"password": exc.messages},
         ) from None
     user.set_password(password)
     try:

@@ -1,0 +1,111 @@
+"""Input fields and the base input serializer shared by every app's API: strictly typed
+(a JSON string for text, a JSON integer for ids, money by ``banking.money``'s rules),
+with error messages that name the key to fix."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from banking.errors import InvalidAmount
+from banking.money import AMOUNT_PATTERN, MAX_AMOUNT, format_money, parse_amount
+from banking.text import has_invisible_characters
+
+
+class InputSerializer(serializers.Serializer):
+    """Base for request bodies: error messages that name the field, so that the single
+    ``error`` string tells a person what to fix."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for name, field in fields.items():
+            label = name.replace("_", " ").capitalize()
+            field.error_messages["required"] = f"{label} is required."
+            field.error_messages["null"] = f"{label} may not be null."
+            field.error_messages["blank"] = f"{label} may not be blank."
+        return fields
+
+
+def _label(field: serializers.Field) -> str:
+    # The key as the client sent it, so that the message says exactly what to fix.
+    return field.field_name or "value"
+
+
+class TextField(serializers.CharField):
+    """A string field that takes only a JSON string (DRF's CharField turns 0 into "0")
+    and refuses control and invisible formatting characters."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"{_label(self)} must be a string.")
+        if has_invisible_characters(data):
+            raise serializers.ValidationError(
+                f"{_label(self)} must not contain control or invisible formatting characters."
+            )
+        return super().to_internal_value(data)
+
+
+class SecretField(serializers.CharField):
+    """A password: only a JSON string, taken exactly as sent (no trimming)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("write_only", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"{_label(self)} must be a string.")
+        return super().to_internal_value(data)
+
+
+class EmailTextField(TextField, serializers.EmailField):
+    """An e-mail address: a JSON string, then Django's e-mail validation."""
+
+
+class IdField(serializers.IntegerField):
+    """A database id: a JSON number with no fraction, from 1 to the largest 64-bit id.
+    DRF's IntegerField also takes the strings "5" and "5.0"; JSON (and JSON Schema's
+    "integer") does not tell 5 from 5.0, so both are accepted."""
+
+    MAX = 2**63 - 1
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", self.MAX)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, Decimal) and data.is_finite() and data == data.to_integral_value():
+            data = int(data)
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError(f"{_label(self)} must be a whole number (a JSON integer).")
+        return super().to_internal_value(data)
+
+
+AMOUNT_SCHEMA = {
+    "description": f'Positive, at most 2 decimal places, at most {MAX_AMOUNT}. A decimal string such as "100.00" '
+                   "(a JSON number is read exactly, never as a float).",
+    "oneOf": [
+        {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 40},
+        {"type": "number", "exclusiveMinimum": 0, "maximum": int(MAX_AMOUNT), "multipleOf": 0.01},
+    ],
+    "example": "100.00",
+}
+
+
+@extend_schema_field(AMOUNT_SCHEMA)
+class AmountField(serializers.Field):
+    """The API's money input: ``parse_amount`` rules, errors as field errors."""
+
+    default_error_messages = {"null": "Amount may not be null."}
+
+    def to_internal_value(self, data: object) -> Decimal:
+        try:
+            return parse_amount(data)
+        except InvalidAmount as exc:
+            raise serializers.ValidationError(exc.message) from None
+
+    def to_representation(self, value: Decimal) -> str:
+        return format_money(value)
