@@ -40,6 +40,9 @@ from pg_throwaway import ensure_bindir, free_port, throwaway_postgres  # noqa: E
 PY = sys.executable
 RESULTS = ROOT / "bench" / "results"
 OPS = ["transfer", "deposit", "withdraw", "balance"]
+# "buffering" is what scripts/serve.sh runs: gthread, except that a thread only gets a
+# request once it has arrived whole (banking/gunicorn_worker.py).
+WORKER_CLASSES = {"buffering": "banking.gunicorn_worker.BufferingThreadWorker", "gthread": "gthread", "sync": "sync"}
 HISTORY_OPS = ["balance", "balance_at", "history", "deposit", "withdraw", "transfer"]
 
 
@@ -51,6 +54,9 @@ def setup_django(database_url: str, secret: str) -> None:
     os.environ.update({
         "DATABASE_URL": database_url, "DJANGO_ENV": "production", "SECRET_KEY": secret,
         "ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_SETTINGS_MODULE": "banking.settings",
+        # This process bulk-loads a million rows: no statement timeout here (the server's
+        # environment drops this, so it keeps the production default).
+        "DATABASE_STATEMENT_TIMEOUT_MS": "0",
     })
     import django
 
@@ -145,10 +151,10 @@ def explain_hot_queries(account_id: int, middle: str) -> dict[str, list[str]]:
 
 def start_gunicorn(port: int, env: dict, args) -> subprocess.Popen:
     command = [PY, "-m", "gunicorn", "banking.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(args.workers), "--worker-class", args.worker_class,
+               "--workers", str(args.workers), "--worker-class", WORKER_CLASSES[args.worker_class],
                "--log-level", "warning", "--no-control-socket"]
-    if args.worker_class == "gthread":
-        command += ["--threads", str(args.threads)]
+    if args.worker_class != "sync":
+        command += ["--threads", str(args.threads), "--keep-alive", "5"]
     # The server's request log (one JSON line per request, as in production) goes to a file.
     log_file = open(RESULTS / "server.log", "w")
     process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stdout=log_file, stderr=log_file)
@@ -224,8 +230,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--accounts", type=int, default=100)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
-    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument("--worker-class", default="buffering", choices=list(WORKER_CLASSES))
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (not sync)")
     parser.add_argument("--history", default="10,10000,1000000", help="history lengths to measure")
     parser.add_argument("--probe-requests", type=int, default=300, help="requests per latency probe")
     args = parser.parse_args()
@@ -249,6 +255,7 @@ def main() -> int:
         # is given: this measures the ledger, and the contended run posts ~150 writes/s per user.
         throttle = os.environ.get("BENCH_WRITE_THROTTLE_RATE", "off")
         env = {**os.environ, "CONN_MAX_AGE": "600", "WRITE_THROTTLE_RATE": throttle, "SECURE_SSL_REDIRECT": "0"}
+        del env["DATABASE_STATEMENT_TIMEOUT_MS"]
         server = start_gunicorn(port, env, args)
         base_url = f"http://127.0.0.1:{port}"
         result: dict = {
@@ -256,7 +263,7 @@ def main() -> int:
             "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
             "config": {"concurrency": args.concurrency, "duration_s": args.duration, "accounts": args.accounts,
                        "gunicorn": f"{args.workers} {args.worker_class} workers"
-                                   + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")},
+                                   + (f" x {args.threads} threads" if args.worker_class != "sync" else "")},
             "throughput": [],
         }
         try:

@@ -14,11 +14,17 @@ if [ -n "${DJANGO_SUPERUSER_USERNAME:-}" ] && [ -n "${DJANGO_SUPERUSER_PASSWORD:
 fi
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
-# gthread workers keep client connections alive (sync workers close each one); the
-# benchmark measured 2 x cores workers x 4 threads as the best on 2 cores (README).
+# Threaded workers keep client connections alive (sync workers close each one); the
+# benchmark measured 2 x cores workers (WEB_CONCURRENCY) x 4 threads as the best on 2
+# cores (README). The worker class is gunicorn's gthread, except that a thread only gets
+# a request once it has arrived whole: clients that stall mid-request cost no thread
+# (banking/gunicorn_worker.py; REQUEST_READ_TIMEOUT bounds how long a request may take to
+# arrive, --keep-alive how long a connection may stay silent).
+# No access log: the application writes one JSON line per request (README, "Health and logs").
 WORKERS=${WEB_CONCURRENCY:-$(( $(nproc) * 2 ))}
 THREADS=${GUNICORN_THREADS:-4}
 echo "Serving on http://$HOST:$PORT (workers: $WORKERS x $THREADS threads)"
 exec .venv/bin/gunicorn banking.wsgi:application \
-  --bind "$HOST:$PORT" --workers "$WORKERS" --worker-class gthread --threads "$THREADS" \
-  --access-logfile - --graceful-timeout 10 "$@"
+  --bind "$HOST:$PORT" --workers "$WORKERS" \
+  --worker-class banking.gunicorn_worker.BufferingThreadWorker --threads "$THREADS" \
+  --keep-alive 5 --graceful-timeout 10 "$@"

@@ -1,5 +1,5 @@
 """Start the real server (gunicorn) against the test database, for tests that need a real
-process: crash safety, multi-process behaviour."""
+process: crash safety, multi-process behaviour, slow clients."""
 from __future__ import annotations
 
 import http.client
@@ -10,11 +10,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKER_CLASS = "banking.gunicorn_worker.BufferingThreadWorker"  # as scripts/serve.sh runs it
 
 
 def database_url() -> str:
@@ -31,21 +33,21 @@ def free_port() -> int:
 
 class Gunicorn:
     def __init__(self, port: int | None = None, workers: int = 2, env: dict | None = None, *,
-                 threads: int = 1, database: str | None = None):
+                 threads: int = 1, database: str | None = None, options: Sequence[str] = ()):
         self.port = port or free_port()
         self.workers = workers
         self.threads = threads
         self.database = database  # default: the test database
         self.extra_env = env or {}
+        self.options = list(options)  # more gunicorn command-line options; they win over the defaults
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> "Gunicorn":
         env = {**os.environ, "DATABASE_URL": self.database or database_url(),
                "DJANGO_SETTINGS_MODULE": "banking.settings.test", **self.extra_env}
         command = [sys.executable, "-m", "gunicorn", "banking.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-                   "--workers", str(self.workers), "--log-level", "warning", "--no-control-socket"]
-        if self.threads > 1:
-            command += ["--worker-class", "gthread", "--threads", str(self.threads)]
+                   "--workers", str(self.workers), "--worker-class", WORKER_CLASS, "--threads", str(self.threads),
+                   "--keep-alive", "5", "--log-level", "warning", "--no-control-socket", *self.options]
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
