@@ -1,9 +1,13 @@
+"""Request bodies and answer shapes of the account endpoints (declared once: these
+serializers produce the bodies and the OpenAPI schema alike)."""
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from banking.serializers import InputSerializer, TextField
-from banking.money import ZERO, format_money
+from banking.money import format_money
+from banking.serializers import InputSerializer, MoneyOutputField, TextField
+from transactions.models import Direction, Kind, Transaction
 
 
 class AccountCreateInputSerializer(InputSerializer):
@@ -17,7 +21,7 @@ class AccountCreatedOutputSerializer(serializers.Serializer):
     branch = serializers.CharField()
     user_id = serializers.IntegerField()
     username = serializers.CharField(source="user.username")
-    balance = serializers.CharField()
+    balance = MoneyOutputField()
     created_at = serializers.DateTimeField()
 
 
@@ -25,7 +29,7 @@ class AccountDetailOutputSerializer(serializers.Serializer):
     name = serializers.CharField(source="user.display_name")
     bank = serializers.CharField(source="bank_name")
     branch = serializers.CharField()
-    balance = serializers.CharField()
+    balance = MoneyOutputField()
 
 
 class AccountListItemSerializer(serializers.Serializer):
@@ -36,66 +40,39 @@ class AccountListItemSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class BalanceQuerySerializer(serializers.Serializer):
-    at = serializers.CharField(required=False)
-
-
 class BalanceOutputSerializer(serializers.Serializer):
-    balance = serializers.CharField(help_text='Decimal string with two places, e.g. "100.00".')
+    balance = MoneyOutputField()
     at = serializers.DateTimeField(required=False, help_text="Present when the balance is as of `?at=`.")
 
 
 class StatementRowSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     created_at = serializers.DateTimeField()
-    transaction_type = serializers.CharField()
+    transaction_type = serializers.ChoiceField(choices=Kind.choices)
     note = serializers.CharField(allow_blank=True)
-    debit = serializers.CharField(allow_null=True, help_text="Money out, or null.")
-    credit = serializers.CharField(allow_null=True, help_text="Money in, or null.")
-    balance_after = serializers.CharField(help_text="Running balance after this movement.")
+    debit = serializers.SerializerMethodField(help_text="Money out, or null.")
+    credit = serializers.SerializerMethodField(help_text="Money in, or null.")
+    balance_after = MoneyOutputField(help_text="Running balance after this movement.")
+
+    @extend_schema_field({"type": ["string", "null"]})
+    def get_debit(self, entry: Transaction) -> str | None:
+        return format_money(entry.amount) if entry.direction == Direction.DEBIT else None
+
+    @extend_schema_field({"type": ["string", "null"]})
+    def get_credit(self, entry: Transaction) -> str | None:
+        return format_money(entry.amount) if entry.direction == Direction.CREDIT else None
 
 
 class StatementSerializer(serializers.Serializer):
     account_id = serializers.IntegerField()
-    # "from" is a Python keyword: declared below.
-    to = serializers.DateTimeField()
-    opening_balance = serializers.CharField()
-    closing_balance = serializers.CharField()
-    total_credits = serializers.CharField()
-    total_debits = serializers.CharField()
-    transactions = StatementRowSerializer(many=True)
+    # "from" is a Python keyword: declared in get_fields.
+    to = serializers.DateTimeField(source="period_to")
+    opening_balance = MoneyOutputField()
+    closing_balance = MoneyOutputField()
+    total_credits = MoneyOutputField()
+    total_debits = MoneyOutputField()
+    transactions = StatementRowSerializer(many=True, source="rows")
 
     def get_fields(self):
         fields = super().get_fields()
-        fields = {"account_id": fields.pop("account_id"), "from": serializers.DateTimeField(), **fields}
-        return fields
-
-
-def statement_data(statement) -> dict:
-    credits = debits = ZERO
-    rows = []
-    for row in statement.rows:
-        is_credit = row.direction == "CREDIT"
-        if is_credit:
-            credits += row.amount
-        else:
-            debits += row.amount
-        rows.append({
-            "id": row.pk,
-            "created_at": serializers.DateTimeField().to_representation(row.created_at),
-            "transaction_type": row.transaction_type,
-            "note": row.note,
-            "debit": None if is_credit else format_money(row.amount),
-            "credit": format_money(row.amount) if is_credit else None,
-            "balance_after": format_money(row.balance_after),
-        })
-    return {
-        "account_id": statement.account_id,
-        "from": serializers.DateTimeField().to_representation(statement.period_from),
-        "to": serializers.DateTimeField().to_representation(statement.period_to),
-        "opening_balance": format_money(statement.opening_balance),
-        "closing_balance": format_money(statement.closing_balance),
-        "total_credits": format_money(credits),
-        "total_debits": format_money(debits),
-        "transactions": rows,
-    }
+        return {"account_id": fields.pop("account_id"), "from": serializers.DateTimeField(source="period_from"), **fields}

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -9,23 +11,37 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors, services
+from accounts.models import Account
+from accounts.renderers import StatementCSVRenderer
 from accounts.serializers import (
     AccountCreatedOutputSerializer,
-    BalanceOutputSerializer,
-    StatementSerializer,
-    statement_data,
     AccountCreateInputSerializer,
     AccountDetailOutputSerializer,
     AccountListItemSerializer,
+    BalanceOutputSerializer,
+    StatementSerializer,
 )
-from accounts.renderers import StatementCSVRenderer
 from banking.api import path_id
 from banking.dates import parse_instant
-from banking.errors import AccountNotFound, ValidationFailed
-from banking.money import ZERO, format_money
-from banking.openapi import INSTANT_SCHEMA, errors
+from banking.errors import AccountNotFound, InvalidAmount, ValidationFailed
+from banking.money import AMOUNT_PATTERN, ZERO, parse_amount
+from banking.openapi import CURSOR_SCHEMA, INSTANT_SCHEMA, errors, page_limit
+from banking.serializers import represent
 from banking.throttling import WriteThrottle
-from transactions.selectors import balance_at, balance_get, owned_balance_get, statement_get
+from transactions.models import Kind, Status
+from transactions.selectors import (
+    HistoryFilter,
+    balance_at,
+    balance_get,
+    history_page,
+    owned_balance_get,
+    statement_get,
+)
+from transactions.serializers import HistoryRowSerializer
+
+HISTORY_DEFAULT_LIMIT = 50
+HISTORY_MAX_LIMIT = 500
+AMOUNT_QUERY_SCHEMA = {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 40}
 
 
 class AccountViewSet(viewsets.ViewSet):
@@ -42,8 +58,8 @@ class AccountViewSet(viewsets.ViewSet):
         data = AccountCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         account = services.account_create(user=request.user, **data.validated_data)
-        account.balance = format_money(ZERO)
-        return Response(AccountCreatedOutputSerializer(account).data, status=status.HTTP_201_CREATED)
+        account.balance = ZERO  # a new account's ledger is empty
+        return Response(represent(AccountCreatedOutputSerializer, account), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         operation_id="accounts_list", summary="The caller's accounts", tags=["accounts"],
@@ -51,7 +67,7 @@ class AccountViewSet(viewsets.ViewSet):
     )
     def list(self, request: Request) -> Response:
         accounts = selectors.account_list_for_user(user=request.user)
-        return Response(AccountListItemSerializer(accounts, many=True).data)
+        return Response([represent(AccountListItemSerializer, account) for account in accounts])
 
     @extend_schema(
         operation_id="accounts_all", summary="The caller's accounts (contract path)", tags=["accounts"],
@@ -65,9 +81,9 @@ class AccountViewSet(viewsets.ViewSet):
         responses={200: AccountDetailOutputSerializer, **errors(401, 404)},
     )
     def retrieve(self, request: Request, account_id: str) -> Response:
-        account = selectors.account_get_for_user(user=request.user, account_id=path_id(account_id, not_found=AccountNotFound))
-        account.balance = format_money(balance_get(account_id=account.pk))
-        return Response(AccountDetailOutputSerializer(account).data)
+        account = _own_account(request, account_id)
+        account.balance = balance_get(account_id=account.pk)
+        return Response(represent(AccountDetailOutputSerializer, account))
 
     @extend_schema(
         operation_id="accounts_balance", summary="Balance, now or as of an instant", tags=["accounts"],
@@ -83,12 +99,10 @@ class AccountViewSet(viewsets.ViewSet):
         if at_param is None:
             # The hot read: ownership and balance in one statement.
             balance = owned_balance_get(user=request.user, account_id=path_id(account_id, not_found=AccountNotFound))
-            return Response({"balance": format_money(balance)})
-        account = selectors.account_get_for_user(user=request.user, account_id=path_id(account_id, not_found=AccountNotFound))
+            return Response(represent(BalanceOutputSerializer, {"balance": balance}))
+        account = _own_account(request, account_id)
         at = parse_instant(at_param, name="at")
-        return Response(
-            {"balance": format_money(balance_at(account_id=account.pk, at=at)), "at": at.isoformat()}
-        )
+        return Response(represent(BalanceOutputSerializer, {"balance": balance_at(account_id=account.pk, at=at), "at": at}))
 
 
 class AccountStatementViewSet(viewsets.ViewSet):
@@ -129,7 +143,7 @@ class AccountStatementViewSet(viewsets.ViewSet):
         },
     )
     def retrieve(self, request: Request, account_id: str) -> Response:
-        account = selectors.account_get_for_user(user=request.user, account_id=path_id(account_id, not_found=AccountNotFound))
+        account = _own_account(request, account_id)
         now = timezone.now()
         period_to = parse_instant(request.query_params["to"], name="to") if "to" in request.query_params else now
         period_from = (
@@ -140,8 +154,94 @@ class AccountStatementViewSet(viewsets.ViewSet):
         if period_from > period_to:
             raise ValidationFailed("from must not be after to.")
         statement = statement_get(account_id=account.pk, period_from=period_from, period_to=period_to)
-        response = Response(statement_data(statement))
+        response = Response(represent(StatementSerializer, statement))
         if request.accepted_renderer.format == "csv":
             name = f"statement-{account.pk}-{period_from:%Y%m%d}-{period_to:%Y%m%d}.csv"
             response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+
+class AccountHistoryViewSet(viewsets.ViewSet):
+    """``GET /transactions/{account_id}``: an account's history (the contract's path)."""
+
+    @extend_schema(
+        operation_id="transactions_history", summary="Account history, newest first", tags=["transactions"],
+        parameters=[
+            page_limit(HISTORY_MAX_LIMIT, HISTORY_DEFAULT_LIMIT),
+            OpenApiParameter("cursor", CURSOR_SCHEMA, description="Opaque position from the `Link: rel=\"next\"` header."),
+            OpenApiParameter("type", str, enum=Kind.values, description="Only this type."),
+            OpenApiParameter("status", str, enum=Status.values, description="Only this status."),
+            OpenApiParameter("from", INSTANT_SCHEMA, description="Created at or after (ISO 8601; a bare date means its start)."),
+            OpenApiParameter("to", INSTANT_SCHEMA, description="Created at or before (ISO 8601; a bare date means its end)."),
+            OpenApiParameter("min_amount", AMOUNT_QUERY_SCHEMA, description="Amount at least this (decimal string)."),
+            OpenApiParameter("max_amount", AMOUNT_QUERY_SCHEMA, description="Amount at most this (decimal string)."),
+        ],
+        responses={
+            200: OpenApiResponse(
+                HistoryRowSerializer(many=True),
+                description='A page of rows; when there are more, a `Link: <url>; rel="next"` header.',
+            ),
+            **errors(400, 401, 404),
+        },
+    )
+    def history(self, request: Request, account_id: str) -> Response:
+        """Newest first, ``limit`` rows a page (default 50, at most 500); the next page's
+        address is in the ``Link: <...>; rel="next"`` header (keyset paging on the
+        ledger sequence, so deep pages cost what the first one does)."""
+        account = _own_account(request, account_id)
+        limit = _int_param(request, "limit", default=HISTORY_DEFAULT_LIMIT, low=1, high=HISTORY_MAX_LIMIT)
+        cursor = _int_param(request, "cursor", default=None, low=1, high=2**63 - 1)
+        rows = history_page(
+            account_id=account.pk, limit=limit + 1, before_seq=cursor, filters=_history_filter(request)
+        )
+        headers = {}
+        if len(rows) > limit:
+            rows = rows[:limit]
+            query = request.query_params.copy()
+            query["cursor"] = str(rows[-1].seq)
+            query["limit"] = str(limit)
+            next_url = request.build_absolute_uri(request.path) + "?" + urlencode(query)
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return Response([represent(HistoryRowSerializer, row) for row in rows], headers=headers)
+
+
+def _own_account(request: Request, account_id: str) -> Account:
+    return selectors.account_get_for_user(user=request.user, account_id=path_id(account_id, not_found=AccountNotFound))
+
+
+def _history_filter(request: Request) -> HistoryFilter:
+    params = request.query_params
+
+    def choice(name: str, choices) -> str | None:
+        value = params.get(name)
+        if value is None:
+            return None
+        if value.upper() not in choices.values:
+            raise ValidationFailed(f"{name} must be one of: {', '.join(choices.values)}.")
+        return value.upper()
+
+    def amount(name: str):
+        if name not in params:
+            return None
+        try:
+            return parse_amount(params[name])
+        except InvalidAmount as exc:
+            raise ValidationFailed(f"{name}: {exc.message}") from None
+
+    return HistoryFilter(
+        transaction_type=choice("type", Kind),
+        status=choice("status", Status),
+        created_from=parse_instant(params["from"], name="from", date_means="start") if "from" in params else None,
+        created_to=parse_instant(params["to"], name="to") if "to" in params else None,
+        min_amount=amount("min_amount"),
+        max_amount=amount("max_amount"),
+    )
+
+
+def _int_param(request: Request, name: str, *, default: int | None, low: int, high: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not (low <= int(raw) <= high):
+        raise ValidationFailed(f"{name} must be a whole number from {low} to {high}.")
+    return int(raw)

@@ -88,10 +88,13 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         message = _RETRYABLE_MESSAGES.get(pgcode, "The service is temporarily unavailable. Please retry.")
         logger.warning("database unavailable (%s): %s", pgcode or "no code", str(exc).strip())
         return Response({"error": message}, status=503, headers={"Retry-After": "1"})
+    # The request id (RequestLogMiddleware) ties this traceback to the request's log line
+    # and to what the client saw in X-Request-ID.
+    request_id = getattr(context.get("request"), "request_id", "-")
     if isinstance(exc, DatabaseError):
-        logger.exception("database error")
+        logger.exception("database error (request %s)", request_id)
     else:
-        logger.exception("unhandled error")
+        logger.exception("unhandled error (request %s)", request_id)
     return Response({"error": "Internal server error."}, status=500)
 
 

@@ -144,4 +144,6 @@ def text_pattern() -> str:
         return f"\\u{code:04x}" if code <= 0xFFFF else chr(code)
 
     body = "".join(char(a) if a == b else f"{char(a)}-{char(b)}" for a, b in ranges)
-    return f"^[^{body}]*$(?!\\n)"
+    # "+", not "*": an empty string is published separately where a field allows it (drf-
+    # spectacular's oneOf of this and maxLength 0, which "" must match exactly once).
+    return f"^[^{body}]+$(?!\\n)"

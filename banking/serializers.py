@@ -3,6 +3,7 @@
 with error messages that name the key to fix."""
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field
@@ -81,6 +82,8 @@ class IdField(serializers.IntegerField):
             data = int(data)
         if isinstance(data, bool) or not isinstance(data, int):
             raise serializers.ValidationError(f"{_label(self)} must be a whole number (a JSON integer).")
+        if not 1 <= data <= self.MAX:
+            raise serializers.ValidationError(f"{_label(self)} must be a whole number from 1 to {self.MAX}.")
         return super().to_internal_value(data)
 
 
@@ -109,3 +112,27 @@ class AmountField(serializers.Field):
 
     def to_representation(self, value: Decimal) -> str:
         return format_money(value)
+
+
+@extend_schema_field({"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "example": "100.00"})
+class MoneyOutputField(serializers.Field):
+    """Money in an answer: always a string with two places."""
+
+    def __init__(self, **kwargs):
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Decimal) -> str:
+        return format_money(value)
+
+
+@functools.cache
+def _shared(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    return serializer_class()
+
+
+def represent(serializer_class: type[serializers.Serializer], instance) -> dict:
+    """``serializer_class(instance).data``, without building a new serializer (and deep
+    copies of its fields) for every answer: one instance per class is shared, which is
+    safe because representing an object changes nothing on the serializer."""
+    return _shared(serializer_class).to_representation(instance)

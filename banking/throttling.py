@@ -1,7 +1,7 @@
 """Rate limits on counters shared by every gunicorn worker and every app server.
 
 Fixed windows aligned to the clock. Where the counters live:
-- by default, the database: a small table (users.RateCounter) with one row per subject,
+- by default, the database: a small table (banking.models.RateCounter) with one row per subject,
   updated by a single atomic ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``
   (UNLOGGED on PostgreSQL, so the update needs no WAL flush);
 - with ``REDIS_URL`` set, Redis, through Django's cache (atomic INCR on a key per window).
@@ -19,7 +19,8 @@ from django.core.cache import cache
 from django.db import connection
 
 from banking.errors import TooManyRequests
-from users.models import RateCounter, username_key
+from banking.models import RateCounter
+from users.models import username_key
 
 _UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 _TABLE = RateCounter._meta.db_table

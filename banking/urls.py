@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from accounts.views import AccountStatementViewSet, AccountViewSet
+from accounts.views import AccountHistoryViewSet, AccountStatementViewSet, AccountViewSet
 from banking.health import healthz
 from transactions.views import TransactionViewSet
 from users.views import AuthViewSet, UserViewSet
@@ -38,7 +38,7 @@ urlpatterns = [
     api("transactions/deposit", TransactionViewSet.as_view({"post": "deposit"}), "transaction-deposit"),
     api("transactions/withdraw", TransactionViewSet.as_view({"post": "withdraw"}), "transaction-withdraw"),
     api("transactions/transfer", TransactionViewSet.as_view({"post": "transfer"}), "transaction-transfer"),
-    api(f"transactions/{ID}", TransactionViewSet.as_view({"get": "history"}), "transaction-history"),
+    api(f"transactions/{ID}", AccountHistoryViewSet.as_view({"get": "history"}), "transaction-history"),
     api(
         r"transactions/(?P<transaction_id>[^/]+)/reverse",
         TransactionViewSet.as_view({"post": "reverse"}),

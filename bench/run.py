@@ -89,33 +89,19 @@ def load_fixtures(count: int, balance: str, prefix: str) -> list[dict]:
 
 
 def bulk_history(rows: int) -> dict:
-    """An account with ``rows`` ledger rows, written straight in SQL in exactly the row
-    format the services write (deposits of 1.00, running balance, gap-free seq,
-    increasing timestamps), so that a million rows load in seconds."""
+    """An account with ``rows`` ledger entries, written straight in SQL in exactly the
+    format the services write (``transactions.bulk``), so that a million load in seconds."""
     from django.db import connection
+
+    from transactions.bulk import deposits_append
+    from transactions.ledger_sql import LEDGER
 
     fixture = load_fixtures(1, "1.00", prefix=f"hist{rows}_")[0]
     # load_fixtures posted one real deposit (seq 1, 1.00). Continue its ledger from seq 2.
+    deposits_append(account_id=fixture["account_id"], count=rows - 1)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT user_id FROM accounts_account WHERE id = %s", [fixture["account_id"]])
-        user_id = cursor.fetchone()[0]
-        extra = rows - 1
-        if extra > 0:
-            cursor.execute(
-                """
-                INSERT INTO transactions_transaction
-                    (account_id, seq, transaction_type, direction, status, amount, balance_after,
-                     note, created_at, initiated_by_id, transfer_ref, reversal_of_id)
-                SELECT %s, g, 'DEPOSIT', 'CREDIT', 'SUCCESS', 1.00, g * 1.00, '',
-                       (SELECT created_at FROM transactions_transaction WHERE account_id = %s AND seq = 1)
-                           + g * interval '1 microsecond', %s, NULL, NULL
-                FROM generate_series(2, %s) AS g
-                """,
-                [fixture["account_id"], fixture["account_id"], user_id, rows],
-            )
-        cursor.execute("ANALYZE transactions_transaction")
         cursor.execute(
-            "SELECT created_at FROM transactions_transaction WHERE account_id = %s AND seq = %s",
+            f"SELECT created_at FROM {LEDGER} WHERE account_id = %s AND seq = %s",
             [fixture["account_id"], max(1, rows // 2)],
         )
         fixture["middle"] = cursor.fetchone()[0].isoformat().replace("+00:00", "Z")

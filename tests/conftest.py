@@ -84,6 +84,12 @@ def bob(client_for, other_user) -> APIClient:
 
 
 @pytest.fixture
+def staff_client_api(client_for) -> APIClient:
+    """A client authenticated as a staff member."""
+    return client_for(UserFactory(username="staffer", is_staff=True))
+
+
+@pytest.fixture
 def account(user):
     return AccountFactory(user=user)
 

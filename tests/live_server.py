@@ -77,7 +77,7 @@ class Gunicorn:
 
 
 def request(port: int, method: str, path: str, body: dict | None = None, token: str | None = None,
-            timeout: float = 10, with_headers: bool = False):
+            timeout: float = 10):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"Content-Type": "application/json"}
@@ -85,9 +85,6 @@ def request(port: int, method: str, path: str, body: dict | None = None, token: 
             headers["Authorization"] = f"Token {token}"
         conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
         response = conn.getresponse()
-        payload = json.loads(response.read() or b"{}")
-        if with_headers:
-            return response.status, payload, dict(response.getheaders())
-        return response.status, payload
+        return response.status, json.loads(response.read() or b"{}")
     finally:
         conn.close()

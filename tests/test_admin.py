@@ -41,11 +41,11 @@ def test_ledger_is_read_only_in_the_admin(staff_client, account, fund):
     assert staff_client.get("/admin/transactions/transaction/").status_code == 200
     assert staff_client.get("/admin/transactions/transaction/add/").status_code == 403
     change = staff_client.post(f"/admin/transactions/transaction/{row.pk}/change/", {"amount": "999.00"})
-    assert change.status_code in (302, 403) or b"999.00" not in change.content
+    assert change.status_code == 403
     assert staff_client.post(f"/admin/transactions/transaction/{row.pk}/delete/", {"post": "yes"}).status_code == 403
     row.refresh_from_db()
     assert row.amount == Decimal("5.00")
-    assert Transaction.objects.count() == 1
+    assert Transaction.objects.filter(account=row.account).count() == 1
 
 
 def test_ledger_list_runs_a_bounded_number_of_queries(staff_client, fund, django_assert_max_num_queries):

@@ -142,8 +142,11 @@ def test_verify_ledger_passes_on_a_consistent_ledger(alice, account, other_accou
     fund(account, "10.00")
     alice.post("/transactions/transfer",
                {"from_account_id": account.pk, "to_account_id": other_account.pk, "amount": "4.00"}, format="json")
+    alice.post("/transactions/withdraw", {"account_id": account.pk, "amount": "99.00"}, format="json")  # refused
     call_command("verify_ledger")
-    assert "ledger OK: 2 accounts, 3 rows" in capsys.readouterr().out
+    # the external-funds system account and two customers'; a deposit and a transfer of two
+    # entries each, a refused withdrawal of one
+    assert "ledger OK: 3 accounts, 3 postings, 5 entries; the books balance" in capsys.readouterr().out
 
 
 def _tamper(sql, params):
@@ -157,23 +160,83 @@ def _tamper(sql, params):
             cursor.execute("SET session_replication_role = origin")
 
 
-def test_verify_ledger_fails_loudly_on_a_tampered_amount(account, fund, capsys):
-    fund(account, "10.00")
-    row = fund(account, "5.00")
-    _tamper("UPDATE transactions_transaction SET amount = 6 WHERE id = %s", [row.pk])
+def _verify_fails(capsys) -> str:
     with pytest.raises(SystemExit) as exit_info:
         call_command("verify_ledger")
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
-    assert "LEDGER MISMATCH" in err and f"account {account.pk}" in err
+    assert "LEDGER MISMATCH" in err
+    return err
 
 
-def test_verify_ledger_detects_a_half_transfer(alice, account, other_account, fund, capsys):
+# Corruption is committed (transaction=True), as it would be in a real database: the
+# commit-time checks of the PostgreSQL triggers have passed before the tampering.
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_a_balance_that_disagrees_with_the_entries(account, fund, capsys):
+    fund(account, "10.00")
+    row = fund(account, "5.00")
+    _tamper("UPDATE transactions_transaction SET amount = 6 WHERE id = %s", [row.pk])
+    assert f"account {account.pk}: the API answers a balance of 15.00 but its entries sum to 16.00" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_a_broken_running_balance_chain(account, fund, capsys):
+    fund(account, "10.00")
+    row = fund(account, "5.00")
+    _tamper("UPDATE transactions_transaction SET balance_after = 14 WHERE id = %s", [row.pk])
+    assert f"entry {row.pk} (account {account.pk}, seq 2): its running balance" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_an_unbalanced_posting(alice, account, other_account, fund, capsys):
     fund(account, "10.00")
     legs = alice.post("/transactions/transfer",
                       {"from_account_id": account.pk, "to_account_id": other_account.pk, "amount": "4.00"},
                       format="json").json()
     _tamper("DELETE FROM transactions_transaction WHERE id = %s", [legs["credit_transaction"]["id"]])
-    with pytest.raises(SystemExit):
-        call_command("verify_ledger")
-    assert "legs do not pair up" in capsys.readouterr().err
+    posting = Transaction.objects.get(pk=legs["debit_transaction"]["id"]).posting_id
+    assert f"posting {posting} is unbalanced: 1 entries summing to -4.00" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_books_that_do_not_sum_to_zero(alice, account, fund, capsys):
+    fund(account, "10.00")
+    refused = alice.post("/transactions/withdraw", {"account_id": account.pk, "amount": "50.00"}, format="json")
+    failed = Transaction.objects.get(account=account, status="FAILED")
+    assert refused.status_code == 400
+    # A refused attempt turned into money that left the bank, with no other side.
+    _tamper("UPDATE transactions_transaction SET status = 'SUCCESS' WHERE id = %s", [failed.pk])
+    err = _verify_fails(capsys)
+    assert "the books do not balance: all accounts together sum to -50.00, not 0" in err
+    assert f"entry {failed.pk} does not match the kind or status of its posting {failed.posting_id}" in err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_a_refused_posting_with_more_than_one_entry(alice, account, fund, capsys):
+    fund(account, "10.00")
+    alice.post("/transactions/withdraw", {"account_id": account.pk, "amount": "50.00"}, format="json")
+    failed = Transaction.objects.get(account=account, status="FAILED")
+    _tamper(
+        "INSERT INTO transactions_transaction (posting_id, account_id, transaction_type, status, direction, amount, "
+        "note, created_at, initiated_by_id) SELECT posting_id, (SELECT id FROM accounts_account WHERE system_code = "
+        "'external'), transaction_type, status, 'CREDIT', amount, note, created_at, initiated_by_id "
+        "FROM transactions_transaction WHERE id = %s", [failed.pk],
+    )
+    assert f"refused posting {failed.posting_id} has 2 entries instead of one" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_a_customer_entry_without_its_running_balance(account, fund, capsys):
+    fund(account, "10.00")
+    row = fund(account, "5.00")
+    _tamper("UPDATE transactions_transaction SET seq = NULL, balance_after = NULL WHERE id = %s", [row.pk])
+    assert f"entry {row.pk} on account {account.pk}: a sequence number" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_a_reversal_that_does_not_mirror_its_original(staff, account, fund, capsys):
+    row = fund(account, "10.00")
+    reversal_id = reverse(staff, row.pk).json()["reversal_transactions"][0]["id"]
+    _tamper("UPDATE transactions_transaction SET amount = 9, balance_after = 1 WHERE id = %s", [reversal_id])
+    assert f"reversal entry {reversal_id} does not mirror the entry it reverses" in _verify_fails(capsys)

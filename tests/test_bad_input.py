@@ -7,12 +7,19 @@ from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db
 
+POSITIVE = "Amount must be positive."
+A_NUMBER = 'Amount must be a decimal number such as "100.00".'
+A_STRING = 'Amount must be a decimal string such as "100.00".'
+TOO_BIG = "Amount must not exceed 1000000000.00."
 BAD_AMOUNTS = [
-    ("zero", "0"), ("zero-number", 0), ("zero-cents", "0.00"), ("negative", "-5.00"), ("negative-number", -5),
-    ("letters", "abc"), ("nan", "NaN"), ("infinity", "Infinity"), ("three-places", "1.005"),
-    ("three-places-number", 1.005), ("huge", "1000000000000.00"), ("over-max", "1000000000.01"),
-    ("exponent", "1e3"), ("empty", ""), ("null", None), ("bool", True), ("list", ["1"]), ("object", {"v": 1}),
-    ("comma", "1,00"),
+    ("zero", "0", POSITIVE), ("zero-number", 0, POSITIVE), ("zero-cents", "0.00", POSITIVE),
+    ("negative", "-5.00", POSITIVE), ("negative-number", -5, POSITIVE), ("letters", "abc", A_NUMBER),
+    ("nan", "NaN", A_NUMBER), ("infinity", "Infinity", A_NUMBER),
+    ("three-places", "1.005", "Amount must have at most 2 decimal places."),
+    ("three-places-number", 1.005, "Amount must have at most 2 decimal places."),
+    ("huge", "1000000000000.00", TOO_BIG), ("over-max", "1000000000.01", TOO_BIG),
+    ("exponent", "1e3", A_NUMBER), ("empty", "", "Amount is required."), ("null", None, "Amount may not be null."),
+    ("bool", True, A_STRING), ("list", ["1"], A_STRING), ("object", {"v": 1}, A_STRING), ("comma", "1,00", A_NUMBER),
 ]
 
 
@@ -26,13 +33,13 @@ def _post_with_amount(client, account, path, amount, **extra):
 
 
 @pytest.mark.parametrize("path", ["/transactions/deposit", "/transactions/withdraw", "/transactions/transfer"])
-@pytest.mark.parametrize("label, amount", BAD_AMOUNTS, ids=[b[0] for b in BAD_AMOUNTS])
-def test_bad_amounts_are_400_and_move_nothing(alice, account, other_account, fund, path, label, amount):
+@pytest.mark.parametrize("label, amount, message", BAD_AMOUNTS, ids=[b[0] for b in BAD_AMOUNTS])
+def test_bad_amounts_are_400_and_move_nothing(alice, account, other_account, fund, path, label, amount, message):
     fund(account, "100.00")
     before = Transaction.objects.count()
     response = _post_with_amount(alice, account, path, amount, to_account_id=other_account.pk)
     assert response.status_code == 400, response.content
-    assert "mount" in response.json()["error"]
+    assert response.json()["error"] == message
     assert Transaction.objects.count() == before
 
 
@@ -74,12 +81,19 @@ def test_non_json_content_type_is_415(alice, account):
     assert "Unsupported media type" in response.json()["error"]
 
 
-@pytest.mark.parametrize("account_id", ["abc", -1, 0, 1.5, 2**70, None, True, "", [1]])
-def test_invalid_account_ids_are_400(alice, account, account_id):
+NOT_AN_INTEGER = "account_id must be a whole number (a JSON integer)."
+OUT_OF_RANGE = "account_id must be a whole number from 1 to 9223372036854775807."
+
+
+@pytest.mark.parametrize("account_id, message", [
+    ("abc", NOT_AN_INTEGER), (-1, OUT_OF_RANGE), (0, OUT_OF_RANGE), (1.5, NOT_AN_INTEGER), (2**70, OUT_OF_RANGE),
+    (None, "Account id may not be null."), (True, NOT_AN_INTEGER), ("", NOT_AN_INTEGER), ([1], NOT_AN_INTEGER),
+])
+def test_invalid_account_ids_are_400(alice, account, account_id, message):
     before = Transaction.objects.count()
     response = alice.post("/transactions/deposit", {"account_id": account_id, "amount": "1.00"}, format="json")
     assert response.status_code == 400
-    assert "ccount" in response.json()["error"]
+    assert response.json()["error"] == message
     assert Transaction.objects.count() == before
 
 

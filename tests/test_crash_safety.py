@@ -77,7 +77,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_transfer_and_leaves_no_half_tran
     for answer in acknowledged:
         debit = Transaction.objects.get(pk=answer["debit_transaction"]["id"])
         credit = Transaction.objects.get(pk=answer["credit_transaction"]["id"])
-        assert debit.transfer_ref == credit.transfer_ref
+        assert debit.posting_id == credit.posting_id
         assert debit.amount == credit.amount == Decimal(answer["transfer_amount"])
     call_command("verify_ledger")  # no half transfer, running balances intact
     assert sum(balance_get(account_id=a.pk) for a in accounts) == Decimal("5000.00")

@@ -2,7 +2,7 @@
 import pytest
 from django.db import connection
 
-from transactions.ledger_sql import LEDGER
+from transactions.bulk import deposits_append
 from transactions.models import Transaction
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -12,17 +12,8 @@ ROWS = 100_000
 
 @pytest.fixture
 def long_history(account, fund):
-    first = fund(account, "1.00")
-    with connection.cursor() as cursor:  # the services' row format, written in bulk
-        cursor.execute(
-            f"""INSERT INTO {LEDGER} (account_id, seq, transaction_type, direction, status, amount, balance_after,
-                                      note, created_at, initiated_by_id, transfer_ref, reversal_of_id)
-                SELECT %s, g, 'DEPOSIT', 'CREDIT', 'SUCCESS', 1.00, g * 1.00, '',
-                       %s::timestamptz + g * interval '1 millisecond', %s, NULL, NULL
-                FROM generate_series(2, %s) AS g""",
-            [account.pk, first.created_at, account.user_id, ROWS],
-        )
-        cursor.execute(f"ANALYZE {LEDGER}")
+    fund(account, "1.00")
+    deposits_append(account_id=account.pk, count=ROWS - 1, step="1 millisecond")
     return account
 
 

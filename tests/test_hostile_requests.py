@@ -67,7 +67,7 @@ def test_duplicate_keys_are_400_naming_the_key(alice, account, fund):
     response = _post_raw(alice, "/transactions/withdraw", raw)
     assert response.status_code == 400
     assert response.json()["error"] == 'Malformed JSON: duplicate key "amount"'
-    assert Transaction.objects.count() == 1
+    assert Transaction.objects.filter(account=account).count() == 1
 
 
 def test_duplicate_keys_in_nested_objects_are_400(alice):

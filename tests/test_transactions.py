@@ -106,7 +106,7 @@ def test_transfer_legs_share_a_reference(alice, account, other_account, fund):
     ).json()
     debit = Transaction.objects.get(pk=body["debit_transaction"]["id"])
     credit = Transaction.objects.get(pk=body["credit_transaction"]["id"])
-    assert debit.transfer_ref == credit.transfer_ref is not None
+    assert debit.posting_id == credit.posting_id is not None
     assert (debit.direction, credit.direction) == ("DEBIT", "CREDIT")
     assert debit.note == "Transfer to bob" and credit.note == "Transfer from alice"
 
@@ -169,7 +169,10 @@ def test_history_lists_rows_newest_first_with_contract_fields(alice, account, ot
     rows = response.json()
     assert [r["transaction_type"] for r in rows] == ["TRANSFER", "WITHDRAWAL", "DEPOSIT"]
     assert [r["amount"] for r in rows] == ["20.00", "30.00", "100.00"]
-    assert all(set(r) == ROW_FIELDS for r in rows)
+    assert all(set(r) == ROW_FIELDS | {"direction", "balance_after", "posting_id"} for r in rows)
+    assert [(r["direction"], r["balance_after"]) for r in rows] == [
+        ("DEBIT", "50.00"), ("DEBIT", "70.00"), ("CREDIT", "100.00")
+    ]
     assert all(r["account_id"] == account.pk for r in rows)
 
 

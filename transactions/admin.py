@@ -11,17 +11,18 @@ class TransactionAdmin(admin.ModelAdmin):
     Staff post new movements from an account's page (Deposit / withdraw)."""
 
     list_display = (
-        "id", "account", "seq", "transaction_type", "direction", "status",
+        "id", "posting", "account", "seq", "transaction_type", "direction", "status",
         "amount", "balance_after", "created_at", "initiated_by", "note",
     )
-    list_select_related = ("account", "account__user", "initiated_by")
+    list_select_related = ("account", "account__user", "initiated_by", "posting")
     list_filter = ("transaction_type", "status", "direction", "created_at")
-    search_fields = ("account__user__username", "note", "=account__id", "=transfer_ref")
-    date_hierarchy = None
+    search_fields = ("account__user__username", "note", "=account__id", "=posting__id")
+    # Newest first by primary key: an index scan, not a sort of the whole ledger.
+    ordering = ("-id",)
     show_full_result_count = False  # COUNT(*) over the whole ledger is not free
     list_per_page = 100
     actions = ["reverse_selected"]
-    raw_id_fields = ("reversal_of",)
+    raw_id_fields = ("reversal_of", "posting")
 
     @admin.action(description="Reverse selected transactions (post the opposite movement)", permissions=["reverse"])
     def reverse_selected(self, request, queryset):

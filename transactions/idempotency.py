@@ -6,7 +6,7 @@ the same key and the same operation and body gets that answer again, marked with
 ``Idempotent-Replayed: true`` header, and moves no money; with a different operation or
 body it gets 409. Two requests with one key arriving together cannot both run: the
 second one's INSERT of the key waits on the first one's uncommitted row (PostgreSQL's
-unique index; SQLite's single writer) and then finds it.
+unique index; SQLite's single writer) and then finds it, answered.
 """
 from __future__ import annotations
 
@@ -17,14 +17,16 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.utils import timezone
 
 from banking.api import error_answer
+from banking.db import run_in_transaction
 from banking.errors import ApplicationError, IdempotencyConflict, ValidationFailed
 from transactions.models import IdempotencyKey
 from users.models import User
 
+_TABLE = IdempotencyKey._meta.db_table
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 KEY_MAX_LENGTH = 255
@@ -46,31 +48,49 @@ def request_hash(*, operation: str, payload: dict[str, Any]) -> str:
 
 
 def run_idempotent(
-    *, user: User, key: str, operation: str, payload: dict[str, Any], run: Callable[[], Outcome]
+    *, user: User, key: str, operation: str, payload: dict[str, Any], run: Callable[[str], Outcome]
 ) -> tuple[int, dict[str, Any], bool]:
-    """Run ``run`` at most once per (user, key). Returns (status, body, replayed).
+    """Run ``run(key)`` at most once per (user, key). Returns (status, body, replayed).
 
-    Domain errors (insufficient balance, account not found...) are answers too: they are
-    stored and replayed like successes. Anything else (the database went away) rolls the
-    key back with everything else, so the client can retry with the same key."""
+    The key, the movement ``run`` posts and the answer stored for replays are one unit of
+    work: they commit together, and a deadlock or serialization failure retries all of
+    them together (``run_in_transaction``; the movement's own unit joins this one).
+    Domain errors (insufficient balance, account not found...) are answers too: stored
+    and replayed like successes. Anything else (the database went away) rolls the key
+    back with everything else, so the client can retry with the same key."""
     validate_key(key)
     fingerprint = request_hash(operation=operation, payload=payload)
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyKey.objects.create(user=user, key=key, request_hash=fingerprint)
-        except IntegrityError:
-            record = IdempotencyKey.objects.get(user=user, key=key)
+
+    def unit() -> tuple[int, dict[str, Any], bool]:
+        record, created = _claim(user=user, key=key, fingerprint=fingerprint)
+        if not created:
             if record.request_hash != fingerprint:
-                raise IdempotencyConflict() from None
+                raise IdempotencyConflict()
             return record.response_status, record.response_body, True
         try:
-            status, body = run()
+            status, body = run(key)
         except ApplicationError as exc:
             status, body = error_answer(exc)
-        record.response_status, record.response_body = status, body
-        record.save(update_fields=["response_status", "response_body"])
-    return status, body, False
+        IdempotencyKey.objects.filter(pk=record.pk).update(response_status=status, response_body=body)
+        return status, body, False
+
+    return run_in_transaction(unit)
+
+
+def _claim(*, user: User, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
+    """Insert the key, or find the one already there. ``ON CONFLICT DO NOTHING`` needs no
+    savepoint; when another transaction holds the same key uncommitted, it waits for that
+    one to end and then finds its row (with the answer it stored)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_TABLE} (user_id, key, request_hash, created_at) VALUES (%s, %s, %s, %s) "
+            f"ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            [user.pk, key, fingerprint, connection.ops.adapt_datetimefield_value(timezone.now())],
+        )
+        inserted = cursor.fetchone()
+    if inserted is not None:
+        return IdempotencyKey(pk=inserted[0], user=user, key=key, request_hash=fingerprint), True
+    return IdempotencyKey.objects.get(user=user, key=key), False
 
 
 def purge_expired_keys(*, older_than_hours: int | None = None) -> int:

@@ -1,31 +1,49 @@
 """The ledger's hot path in plain SQL.
 
-Every money movement runs these three statements inside its transaction, so they are
-written out rather than built by the ORM: building a query costs more Python time than
+Every money movement runs these statements inside its transaction, so they are written
+out rather than built by the ORM: building a query costs more Python time than
 PostgreSQL spends running it (measured: ORM compilation was ~25% of a transfer's CPU).
 Each statement is portable between PostgreSQL and SQLite; only the row lock differs.
+Table and column names come from the models.
 
 Order matters for correctness: ``lock_accounts`` must return before ``ledger_heads``
-reads, so the heads are read under the lock. (Reading the newest row in the same
+reads, so the heads are read under the lock. (Reading the newest entry in the same
 statement as the lock, e.g. with a LATERAL join, would use the statement's snapshot,
 taken *before* the lock was granted, and could see a stale head.)
+
+This module is also the one home of "the balance is the newest entry's running
+balance": ``ledger_heads`` for the writers, ``head_balance_sql`` for every read that
+needs it in SQL (the owner's balance read, the admin's account list, the audit).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 
 from django.db import connection
 
-from accounts.models import Account
-from transactions.models import Transaction
-from users.models import User
+from transactions.models import Posting, Transaction
 
-ACCOUNTS = Account._meta.db_table
+_ACCOUNT = Transaction._meta.get_field("account").related_model
+_USER = _ACCOUNT._meta.get_field("user").related_model
+ACCOUNTS = _ACCOUNT._meta.db_table
 LEDGER = Transaction._meta.db_table
-USERS = User._meta.db_table
+POSTINGS = Posting._meta.db_table
+USERS = _USER._meta.db_table
+
+
+
+def head_balance_sql(account_id_column: str) -> str:
+    """SQL for the balance of the customer account whose id is in ``account_id_column``:
+    the running balance of its newest entry, one backward probe of the (account, seq)
+    index. NULL for an account with no entries yet (a balance of 0)."""
+    return (
+        f"(SELECT balance_after FROM {LEDGER} h WHERE h.account_id = {account_id_column} "
+        f"AND h.seq IS NOT NULL ORDER BY h.seq DESC LIMIT 1)"
+    )
+
 
 
 @dataclass(frozen=True)
@@ -37,7 +55,7 @@ class LockedAccount:
 
 @dataclass(frozen=True)
 class LedgerHead:
-    """The newest row of an account's ledger: what the next row builds on."""
+    """The newest entry of a customer account's ledger: what the next entry builds on."""
 
     seq: int
     balance: Decimal
@@ -46,14 +64,17 @@ class LedgerHead:
 
 EMPTY_HEAD = LedgerHead(seq=0, balance=Decimal("0.00"), created_at=None)
 
-_INSERT_FIELDS = [f for f in Transaction._meta.concrete_fields if not f.primary_key]
-_INSERT_COLUMNS = ", ".join(connection.ops.quote_name(f.column) for f in _INSERT_FIELDS)
+_ENTRY_FIELDS = [f for f in Transaction._meta.concrete_fields if not f.primary_key]
+_ENTRY_COLUMNS = ", ".join(connection.ops.quote_name(f.column) for f in _ENTRY_FIELDS)
+_POSTING_FIELDS = [f for f in Posting._meta.concrete_fields if not f.primary_key]
+_POSTING_COLUMNS = ", ".join(connection.ops.quote_name(f.column) for f in _POSTING_FIELDS)
 
 
 def lock_accounts(account_ids: list[int]) -> dict[int, LockedAccount]:
-    """Lock the account rows until commit, in ascending id order (so two transactions
-    locking the same pair always queue instead of deadlocking). SQLite has no row locks:
-    its BEGIN IMMEDIATE has already taken the database's single write lock."""
+    """Lock the customer account rows until commit, in ascending id order (so two
+    transactions locking the same pair always queue instead of deadlocking). System
+    accounts are never locked (nor returned). SQLite has no row locks: its BEGIN
+    IMMEDIATE has already taken the database's single write lock."""
     ids = sorted(set(account_ids))
     placeholders = ", ".join(["%s"] * len(ids))
     lock = " FOR UPDATE OF a" if connection.features.has_select_for_update else ""
@@ -67,11 +88,11 @@ def lock_accounts(account_ids: list[int]) -> dict[int, LockedAccount]:
 
 
 def ledger_heads(account_ids: list[int]) -> dict[int, LedgerHead]:
-    """The newest row of each account, in one statement: one backward probe of the
-    (account, seq) index per account, whatever the history length."""
+    """The newest entry of each customer account, in one statement: one backward probe
+    of the (account, seq) index per account, whatever the history length."""
     one = (
         f"SELECT * FROM (SELECT account_id, seq, balance_after, created_at FROM {LEDGER} "
-        f"WHERE account_id = %s ORDER BY seq DESC LIMIT 1) AS head{{i}}"
+        f"WHERE account_id = %s AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1) AS head{{i}}"
     )
     sql = " UNION ALL ".join(one.format(i=i) for i in range(len(account_ids)))
     heads = dict.fromkeys(account_ids, EMPTY_HEAD)
@@ -82,30 +103,35 @@ def ledger_heads(account_ids: list[int]) -> dict[int, LedgerHead]:
     return heads
 
 
-def insert_rows(rows: list[Transaction]) -> list[Transaction]:
-    """INSERT the rows in one statement and set their ids (RETURNING)."""
-    values = []
-    for row in rows:
-        values += [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _INSERT_FIELDS]
-    one = "(" + ", ".join(["%s"] * len(_INSERT_FIELDS)) + ")"
+def insert_posting(posting: Posting, entries: list[Transaction]) -> None:
+    """INSERT the posting, then all its entries in one statement, and set their ids
+    (RETURNING)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {LEDGER} ({_INSERT_COLUMNS}) VALUES {', '.join([one] * len(rows))} RETURNING id",
-            values,
+            f"INSERT INTO {POSTINGS} ({_POSTING_COLUMNS}) VALUES ({', '.join(['%s'] * len(_POSTING_FIELDS))}) "
+            f"RETURNING id",
+            [f.get_db_prep_save(getattr(posting, f.attname), connection) for f in _POSTING_FIELDS],
         )
-        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
-            row.pk = pk
-            row._state.adding = False
-    return rows
+        posting.pk = cursor.fetchone()[0]
+        posting._state.adding = False
+        values = []
+        for entry in entries:
+            entry.posting_id = posting.pk
+            values += [f.get_db_prep_save(getattr(entry, f.attname), connection) for f in _ENTRY_FIELDS]
+        one = "(" + ", ".join(["%s"] * len(_ENTRY_FIELDS)) + ")"
+        cursor.execute(f"INSERT INTO {LEDGER} ({_ENTRY_COLUMNS}) VALUES {', '.join([one] * len(entries))} RETURNING id",
+                       values)
+        for entry, (pk,) in zip(entries, cursor.fetchall(), strict=True):
+            entry.pk = pk
+            entry._state.adding = False
 
 
 def owned_balance(*, account_id: int, user_id: int) -> Decimal | None:
     """The balance of an account the user owns, or None (missing or someone else's), in
-    one statement: the ownership check and the newest row's running balance."""
+    one statement: the ownership check and the newest entry's running balance."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT a.id, (SELECT balance_after FROM {LEDGER} t WHERE t.account_id = a.id "
-            f"ORDER BY seq DESC LIMIT 1) FROM {ACCOUNTS} a WHERE a.id = %s AND a.user_id = %s",
+            f"SELECT a.id, {head_balance_sql('a.id')} FROM {ACCOUNTS} a WHERE a.id = %s AND a.user_id = %s",
             [account_id, user_id],
         )
         row = cursor.fetchone()
@@ -114,7 +140,7 @@ def owned_balance(*, account_id: int, user_id: int) -> Decimal | None:
     return _convert("balance_after", row[1]) if row[1] is not None else Decimal("0.00")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _converters(vendor: str, field_name: str) -> tuple:
     """The ORM's converters for one ledger column on this database (SQLite returns text
     or float for decimals and datetimes; PostgreSQL returns Decimal and aware datetime)."""

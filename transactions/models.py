@@ -7,91 +7,148 @@ from django.db.models import Q
 from banking.money import MoneyField
 
 
-class Transaction(models.Model):
-    """One row of an account's ledger. Rows are append-only: they are created by the
-    services in ``transactions.services`` and never updated or deleted.
+# The system accounts the ledger posts to (accounts.models.Account with this
+# ``system_code``; created by migrations and after every flush): money from and to the
+# world outside the ledger passes through them. Their ids are fixed, at or below zero:
+# customers' account ids start at 1 and stay what they always were.
+EXTERNAL_FUNDS = "external"
+SYSTEM_ACCOUNTS: dict[str, tuple[int, str]] = {EXTERNAL_FUNDS: (0, "External funds (money outside the ledger)")}
 
-    Each row carries the account's running balance after it (``balance_after``) and a
-    per-account sequence number (``seq``), both assigned while the account row is
-    locked. The balance is therefore the newest row's ``balance_after`` (one index
-    probe, whatever the history length), and a full SUM over the rows remains the
-    audit path that must agree with it.
-    """
 
-    class Type(models.TextChoices):
-        DEPOSIT = "DEPOSIT"
-        WITHDRAWAL = "WITHDRAWAL"
-        TRANSFER = "TRANSFER"
-        # A correction posted by staff: the opposite movement of an earlier row.
-        REVERSAL = "REVERSAL"
+def system_account_id(code: str) -> int:
+    return SYSTEM_ACCOUNTS[code][0]
 
-    class Status(models.TextChoices):
-        SUCCESS = "SUCCESS"
-        # An attempt refused for insufficient funds: recorded for the audit trail,
-        # moves no money (its balance_after equals the balance before it).
-        FAILED = "FAILED"
 
-    class Direction(models.TextChoices):
-        CREDIT = "CREDIT"  # money in
-        DEBIT = "DEBIT"  # money out
+class Kind(models.TextChoices):
+    DEPOSIT = "DEPOSIT"
+    WITHDRAWAL = "WITHDRAWAL"
+    TRANSFER = "TRANSFER"
+    # A correction posted by staff: the opposite movement of an earlier posting.
+    REVERSAL = "REVERSAL"
 
-    account = models.ForeignKey(
-        "accounts.Account", on_delete=models.PROTECT, related_name="transactions"
-    )
-    seq = models.PositiveBigIntegerField(help_text="Position in the account's ledger, from 1.")
-    transaction_type = models.CharField(max_length=16, choices=Type.choices)
-    direction = models.CharField(max_length=6, choices=Direction.choices)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.SUCCESS)
-    amount = MoneyField()
-    balance_after = MoneyField()
-    note = models.CharField(max_length=512, blank=True)
+
+class Status(models.TextChoices):
+    SUCCESS = "SUCCESS"
+    # A refused attempt (insufficient balance): recorded, moves no money.
+    FAILED = "FAILED"
+
+
+class Direction(models.TextChoices):
+    CREDIT = "CREDIT"  # money in
+    DEBIT = "DEBIT"  # money out
+
+
+class Posting(models.Model):
+    """One movement of money: a deposit, a withdrawal, a transfer or a reversal. Its
+    entries (``Transaction`` rows, one per account leg) have signed amounts that sum to
+    zero: money only ever moves from one account to another, and money that comes from
+    or goes to the outside world passes through a system account. Written only by
+    ``transactions.services.posting_create``; append-only, like its entries.
+
+    A refused attempt (insufficient balance) is a posting too, with status FAILED and a
+    single entry on the account it would have debited: it moves nothing and is kept for
+    the audit trail and the customer's history."""
+
+    Kind = Kind
+    Status = Status
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    note = models.CharField(max_length=255, blank=True, help_text="The note as the client gave it.")
+    initiated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
-    initiated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    # Both legs of a transfer (or of a transfer's reversal) share this reference.
-    transfer_ref = models.UUIDField(null=True, blank=True)
-    # For a REVERSAL row: the row it reverses. One-to-one, so a row is reversed once.
+    idempotency_key = models.CharField(max_length=255, blank=True, help_text="The client's Idempotency-Key, if any.")
+    # For a REVERSAL: the posting it reverses. One-to-one, so a posting is reversed once.
     reversal_of = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
     )
 
     class Meta:
-        ordering = ["-seq"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=Kind.values), name="posting_kind_valid"),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="posting_status_valid"),
+            models.CheckConstraint(
+                condition=Q(kind=Kind.REVERSAL, reversal_of__isnull=False)
+                | (~Q(kind=Kind.REVERSAL) & Q(reversal_of__isnull=True)),
+                name="posting_reversal_linked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"posting {self.pk}: {self.kind} ({self.status})"
+
+
+class Transaction(models.Model):
+    """One entry of a posting: one account's leg of a movement. The API calls entries
+    "transactions" (the contract's word); entries are append-only, created only by
+    ``posting_create`` and never updated or deleted.
+
+    An entry on a customer's account carries the account's running balance after it
+    (``balance_after``) and a per-account sequence number (``seq``), both assigned while
+    the account row is locked: the balance is the newest entry's ``balance_after`` (one
+    index probe, whatever the history length), and a full SUM remains the audit path
+    that must agree with it. An entry on a system account has neither: system accounts
+    are never locked and keep no running balance, so they cannot become a point every
+    deposit queues on; their balance is a SUM, computed where it is needed (admin, audit).
+    """
+
+    Type = Kind
+    Status = Status
+    Direction = Direction
+
+    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="transactions")
+    seq = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Position in a customer account's ledger, from 1 (none on system accounts)."
+    )
+    # The posting's kind and status, kept on each entry so that an account's history is
+    # read from this table alone; the database checks they agree with the posting.
+    transaction_type = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.SUCCESS)
+    direction = models.CharField(max_length=6, choices=Direction.choices)
+    amount = MoneyField()
+    balance_after = MoneyField(null=True, blank=True)
+    note = models.CharField(max_length=512, blank=True)
+    created_at = models.DateTimeField()
+    initiated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # For a REVERSAL entry: the entry it reverses. One-to-one, so an entry is reversed once.
+    reversal_of = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
+
+    class Meta:
+        ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "seq"], name="ledger_account_seq_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_amount_positive"),
-            models.CheckConstraint(
-                condition=Q(balance_after__gte=0), name="ledger_balance_never_negative"
-            ),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_never_negative"),
             models.CheckConstraint(condition=Q(seq__gte=1), name="ledger_seq_from_one"),
+            # A running balance and a sequence number go together (customer entries).
             models.CheckConstraint(
-                condition=Q(status__in=["SUCCESS", "FAILED"]), name="ledger_status_valid"
+                condition=Q(seq__isnull=True, balance_after__isnull=True)
+                | Q(seq__isnull=False, balance_after__isnull=False),
+                name="ledger_seq_with_balance",
             ),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="ledger_status_valid"),
+            models.CheckConstraint(condition=Q(direction__in=Direction.values), name="ledger_direction_valid"),
+            models.CheckConstraint(condition=Q(transaction_type__in=Kind.values), name="ledger_type_valid"),
+            # On a customer's account, deposits only credit and withdrawals only debit.
             models.CheckConstraint(
-                condition=Q(direction__in=["CREDIT", "DEBIT"]), name="ledger_direction_valid"
-            ),
-            models.CheckConstraint(
-                condition=Q(transaction_type__in=["DEPOSIT", "WITHDRAWAL", "TRANSFER", "REVERSAL"]),
-                name="ledger_type_valid",
-            ),
-            # Deposits only credit, withdrawals only debit.
-            models.CheckConstraint(
-                condition=~Q(transaction_type="DEPOSIT", direction="DEBIT")
-                & ~Q(transaction_type="WITHDRAWAL", direction="CREDIT"),
+                condition=~Q(transaction_type=Kind.DEPOSIT, direction=Direction.DEBIT, seq__isnull=False)
+                & ~Q(transaction_type=Kind.WITHDRAWAL, direction=Direction.CREDIT, seq__isnull=False),
                 name="ledger_type_direction_consistent",
             ),
-            # A reversal always names what it reverses; nothing else does.
+            # A reversal entry always names what it reverses; nothing else does.
             models.CheckConstraint(
-                condition=Q(transaction_type="REVERSAL", reversal_of__isnull=False)
-                | (~Q(transaction_type="REVERSAL") & Q(reversal_of__isnull=True)),
+                condition=Q(transaction_type=Kind.REVERSAL, reversal_of__isnull=False)
+                | (~Q(transaction_type=Kind.REVERSAL) & Q(reversal_of__isnull=True)),
                 name="ledger_reversal_linked",
             ),
         ]
         indexes = [
-            # Balance as of an instant: newest row at or before it, one probe.
+            # Balance as of an instant: newest entry at or before it, one probe.
             models.Index(fields=["account", "created_at", "seq"], name="ledger_account_time_idx"),
-            models.Index(fields=["transfer_ref"], name="ledger_transfer_ref_idx"),
+            models.Index(fields=["posting"], name="ledger_posting_idx"),
         ]
 
     def __str__(self) -> str:

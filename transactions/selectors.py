@@ -11,7 +11,7 @@ from django.db.models import Case, DecimalField, F, QuerySet, Sum, When
 from banking.errors import AccountNotFound, ValidationFailed
 from banking.money import CENT, ZERO
 from transactions.ledger_sql import ledger_heads, owned_balance
-from transactions.models import Transaction
+from transactions.models import Direction, Transaction
 from users.models import User
 
 
@@ -29,13 +29,15 @@ def owned_balance_get(*, user: User, account_id: int) -> Decimal:
     return balance
 
 
-def balance_at(*, account_id: int, at: datetime) -> Decimal:
-    """The balance as of instant ``at``: the newest row created at or before it.
+def balance_at(*, account_id: int, at: datetime, inclusive: bool = True) -> Decimal:
+    """The balance as of instant ``at``: the running balance of the newest entry created
+    at or before it (before it, with ``inclusive=False``).
 
-    Rows of one account are created in ``seq`` order with non-decreasing timestamps
+    Entries of one account are created in ``seq`` order with non-decreasing timestamps
     (both assigned under the account lock), so this agrees with the history."""
+    lookup = "created_at__lte" if inclusive else "created_at__lt"
     value = (
-        Transaction.objects.filter(account_id=account_id, created_at__lte=at)
+        Transaction.objects.filter(account_id=account_id, **{lookup: at})
         .order_by("-created_at", "-seq")
         .values_list("balance_after", flat=True)
         .first()
@@ -95,6 +97,8 @@ class Statement:
     period_to: datetime
     opening_balance: Decimal
     closing_balance: Decimal
+    total_credits: Decimal
+    total_debits: Decimal
     rows: list[Transaction]
 
 
@@ -105,11 +109,7 @@ def statement_get(*, account_id: int, period_from: datetime, period_to: datetime
     """Opening balance (just before the period), every movement in it in ledger order
     with its running balance, closing balance. Refused attempts (FAILED) moved no money
     and are left out. Raises ValidationFailed past STATEMENT_MAX_ROWS rows."""
-    opening_row = (
-        Transaction.objects.filter(account_id=account_id, created_at__lt=period_from)
-        .order_by("-created_at", "-seq").values_list("balance_after", flat=True).first()
-    )
-    opening = opening_row if opening_row is not None else ZERO
+    opening = balance_at(account_id=account_id, at=period_from, inclusive=False)
     rows = list(
         Transaction.objects.filter(
             account_id=account_id, created_at__gte=period_from, created_at__lte=period_to,
@@ -121,4 +121,6 @@ def statement_get(*, account_id: int, period_from: datetime, period_to: datetime
             f"The period holds more than {STATEMENT_MAX_ROWS} transactions; ask for a shorter one."
         )
     closing = rows[-1].balance_after if rows else opening
-    return Statement(account_id, period_from, period_to, opening, closing, rows)
+    credits = sum((row.amount for row in rows if row.direction == Direction.CREDIT), ZERO)
+    debits = sum((row.amount for row in rows if row.direction == Direction.DEBIT), ZERO)
+    return Statement(account_id, period_from, period_to, opening, closing, credits, debits, rows)

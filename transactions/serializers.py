@@ -1,10 +1,12 @@
+"""Request bodies of the money movements, and the shapes of their answers (declared once:
+these serializers produce the bodies and the OpenAPI schema alike)."""
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from banking.serializers import AmountField, IdField, InputSerializer, TextField
-from banking.money import format_money
-from transactions.models import Transaction
+from banking.serializers import AmountField, IdField, InputSerializer, MoneyOutputField, TextField
+from transactions.models import Direction, Kind, Status
+
 
 def _note_field() -> TextField:
     return TextField(max_length=255, required=False, allow_blank=True, allow_null=True, default="")
@@ -29,62 +31,41 @@ class ReversalInputSerializer(InputSerializer):
     note = _note_field()
 
 
-def transaction_data(entry: Transaction) -> dict:
-    """One ledger row as the API shows it. Built by hand rather than by a serializer
-    class: it is on every write's hot path and its shape is fixed by the contract."""
-    return {
-        "id": entry.pk,
-        "account_id": entry.account_id,
-        "amount": format_money(entry.amount),
-        "transaction_type": entry.transaction_type,
-        "status": entry.status,
-        "note": entry.note,
-        "created_at": serializers.DateTimeField().to_representation(entry.created_at),
-    }
-
-
-def movement_data(entry: Transaction) -> dict:
-    """A deposit or withdrawal: the row plus the balance it left."""
-    return {**transaction_data(entry), "new_balance": format_money(entry.balance_after)}
-
-
-def reversal_data(original_id: int, rows: list[Transaction]) -> dict:
-    return {
-        "reversed_transaction_id": original_id,
-        "reversal_transactions": [
-            {**transaction_data(row), "reversal_of": row.reversal_of_id, "balance_after": format_money(row.balance_after)}
-            for row in rows
-        ],
-    }
-
-
-# --- Output shapes (documentation and schema validation; the views build the dicts) ----
-
 class TransactionOutputSerializer(serializers.Serializer):
+    """One entry of an account's ledger, as the contract shows it."""
+
     id = serializers.IntegerField()
     account_id = serializers.IntegerField()
-    amount = serializers.CharField(help_text='Decimal string with two places, e.g. "100.00".')
-    transaction_type = serializers.ChoiceField(choices=Transaction.Type.choices)
-    status = serializers.ChoiceField(choices=Transaction.Status.choices)
+    amount = MoneyOutputField()
+    transaction_type = serializers.ChoiceField(choices=Kind.choices)
+    status = serializers.ChoiceField(choices=Status.choices)
     note = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()
 
 
+class HistoryRowSerializer(TransactionOutputSerializer):
+    """A history row: the contract's fields, plus where the entry stands in the books."""
+
+    direction = serializers.ChoiceField(choices=Direction.choices, help_text="CREDIT (money in) or DEBIT (money out).")
+    balance_after = MoneyOutputField(help_text="The account's balance after this entry.")
+    posting_id = serializers.IntegerField(help_text="The posting (movement) this entry is one leg of.")
+
+
 class MovementOutputSerializer(TransactionOutputSerializer):
-    new_balance = serializers.CharField()
+    new_balance = MoneyOutputField(source="balance_after")
 
 
 class TransferOutputSerializer(serializers.Serializer):
-    debit_transaction = TransactionOutputSerializer()
-    credit_transaction = TransactionOutputSerializer()
-    from_account_balance = serializers.CharField()
-    to_account_balance = serializers.CharField()
-    transfer_amount = serializers.CharField()
+    debit_transaction = TransactionOutputSerializer(source="debit")
+    credit_transaction = TransactionOutputSerializer(source="credit")
+    from_account_balance = MoneyOutputField(source="debit.balance_after")
+    to_account_balance = MoneyOutputField(source="credit.balance_after")
+    transfer_amount = MoneyOutputField(source="amount")
 
 
 class ReversalRowSerializer(TransactionOutputSerializer):
-    reversal_of = serializers.IntegerField()
-    balance_after = serializers.CharField()
+    reversal_of = serializers.IntegerField(source="reversal_of_id")
+    balance_after = MoneyOutputField()
 
 
 class ReversalOutputSerializer(serializers.Serializer):

@@ -1,31 +1,32 @@
-"""Every write to the ledger.
+"""Every write to the ledger goes through one primitive, ``posting_create``.
 
-Each operation is one short database transaction that
-1. locks the account row(s) with ``SELECT ... FOR UPDATE``, always in ascending id order,
-   so that opposite transfers (A->B and B->A) queue instead of deadlocking;
-2. reads the newest ledger row of each locked account (its running balance and sequence);
-3. decides, then appends rows carrying the next sequence number, the new running balance
-   and a timestamp taken *after* the lock was granted.
+A posting is one database transaction that
+1. locks the customer account rows its legs touch with ``SELECT ... FOR UPDATE``, always
+   in ascending id order, so that opposite transfers (A->B and B->A) queue instead of
+   deadlocking (system accounts are never locked: they are on every deposit and
+   withdrawal, and must not make those queue on one row);
+2. reads the newest entry of each locked account (its running balance and sequence);
+3. checks funds, in this one place, and the balance ceiling;
+4. appends the posting and its entries, which sum to zero: each customer entry carries
+   the next sequence number and the new running balance, all with one timestamp taken
+   *after* the locks were granted.
 
-Because the account lock is held from step 1 to commit, no two writers can ever build on
-the same ledger head: balances cannot be double-spent or lost. On SQLite, where
+Because the account locks are held from step 1 to commit, no two writers can ever build
+on the same ledger head: balances cannot be double-spent or lost. On SQLite, where
 ``select_for_update()`` is a no-op, ``BEGIN IMMEDIATE`` (see settings) serializes writers
 instead. Nothing slow (no network, no hashing) happens while a lock is held.
+
+Deposits, withdrawals, transfers and reversals are thin callers that say which legs move.
 """
 from __future__ import annotations
 
-import logging
-import random
-import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
 
-from django.db import OperationalError, transaction
 from django.utils import timezone
 
+from banking.db import run_in_transaction
 from banking.errors import (
     AccountNotFound,
     AlreadyReversed,
@@ -38,18 +39,185 @@ from banking.errors import (
     ValidationFailed,
 )
 from banking.money import MAX_BALANCE, format_money, validate_amount
-from transactions.ledger_sql import LedgerHead, LockedAccount, insert_rows, ledger_heads, lock_accounts
-from transactions.models import Transaction
+from transactions.ledger_sql import LedgerHead, LockedAccount, insert_posting, ledger_heads, lock_accounts
+from transactions.models import EXTERNAL_FUNDS, Direction, Kind, Posting, Status, Transaction, system_account_id
 from users.models import User
 
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 NOTE_MAX_LENGTH = 255
-# PostgreSQL: serialization_failure, deadlock_detected. Neither should happen with the
-# ordered locking below, but a bank retries them rather than failing a customer.
-_RETRYABLE_PGCODES = {"40001", "40P01"}
-_ATTEMPTS = 5
+
+Locked = Mapping[int, LockedAccount]
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One account's side of a posting. ``amount`` is signed: positive credits the
+    account, negative debits it. Either a customer ``account_id`` or a ``system_code``."""
+
+    amount: Decimal
+    account_id: int | None = None
+    system_code: str | None = None
+    # The entry's note; a function when it names the accounts (known once they are locked).
+    note: str | Callable[[Locked], str] = ""
+    reversal_of: Transaction | None = None
+
+
+@dataclass(frozen=True)
+class PostingResult:
+    posting: Posting
+    entries: list[Transaction]  # in the order of the legs
+
+    def entry(self, account_id: int) -> Transaction:
+        return next(e for e in self.entries if e.account_id == account_id)
+
+
+# --- the primitive -------------------------------------------------------------------
+
+def posting_create(
+    *,
+    kind: str,
+    legs: list[Leg],
+    initiated_by: User,
+    note: str = "",
+    authorize: Callable[[Locked], None] | None = None,
+    record_refusal: bool = True,
+    reversal_of: Posting | None = None,
+    idempotency_key: str = "",
+) -> PostingResult:
+    """Move money: one posting whose legs sum to zero, or, when a debited account's
+    balance does not cover its leg, a refused posting.
+
+    ``authorize(locked)`` runs once the customer accounts are locked (ownership checks);
+    a customer account that does not exist is ``AccountNotFound``. A refusal for
+    insufficient funds is recorded (a FAILED posting with one entry on the account that
+    lacked the funds, moving nothing) when ``record_refusal``, and raised as
+    ``InsufficientFunds`` after its transaction commits."""
+    if sum(leg.amount for leg in legs) != 0 or len(legs) < 2:
+        raise ValueError("a posting's legs must be at least two and sum to zero")
+    for leg in legs:
+        validate_amount(abs(leg.amount))
+    customer_ids = sorted({leg.account_id for leg in legs if leg.account_id is not None})
+
+    def work() -> tuple[PostingResult, ApplicationError | None]:
+        locked = lock_accounts(customer_ids)
+        if authorize is not None:
+            authorize(locked)
+        if len(locked) != len(customer_ids):
+            raise AccountNotFound()
+        heads = ledger_heads(customer_ids)
+        now = _posting_time(heads.values())
+        for account_id in customer_ids:
+            change = sum(leg.amount for leg in legs if leg.account_id == account_id)
+            balance = heads[account_id].balance
+            if balance + change < 0:  # the one funds check
+                error = InsufficientFunds(
+                    f"Insufficient balance: available {format_money(balance)}, requested {format_money(-change)}."
+                )
+                if not record_refusal:
+                    raise error
+                return _refusal(kind, legs, account_id, -change, locked, heads, initiated_by, note, now,
+                                idempotency_key), error
+            if balance + change > MAX_BALANCE:
+                raise BalanceLimitExceeded(
+                    f"This {kind.lower()} would take the balance of account {account_id} over the maximum "
+                    f"an account may hold."
+                )
+        posting = Posting(kind=kind, status=Status.SUCCESS, note=note, initiated_by=initiated_by, created_at=now,
+                          idempotency_key=idempotency_key, reversal_of=reversal_of)
+        running = {account_id: heads[account_id] for account_id in customer_ids}
+        entries = []
+        for leg in legs:
+            entry = _entry(posting, leg, locked, initiated_by, now)
+            if leg.account_id is not None:
+                head = running[leg.account_id]
+                entry.seq, entry.balance_after = head.seq + 1, head.balance + leg.amount
+                running[leg.account_id] = LedgerHead(entry.seq, entry.balance_after, now)
+            entries.append(entry)
+        insert_posting(posting, entries)
+        return PostingResult(posting, entries), None
+
+    result, error = run_in_transaction(work)
+    if error is not None:
+        raise error
+    return result
+
+
+def _refusal(kind, legs, account_id, requested, locked, heads, initiated_by, note, now, idempotency_key):
+    """The record of a refused attempt: one FAILED entry on the account that lacked the
+    funds, for the amount asked, leaving its balance as it was."""
+    posting = Posting(kind=kind, status=Status.FAILED, note=note, initiated_by=initiated_by, created_at=now,
+                      idempotency_key=idempotency_key)
+    leg = next(leg for leg in legs if leg.account_id == account_id and leg.amount < 0)
+    entry = _entry(posting, Leg(amount=-requested, account_id=account_id, note=leg.note), locked, initiated_by, now)
+    head = heads[account_id]
+    entry.seq, entry.balance_after = head.seq + 1, head.balance
+    insert_posting(posting, [entry])
+    return PostingResult(posting, [entry])
+
+
+def _entry(posting: Posting, leg: Leg, locked: Locked, initiated_by: User, now) -> Transaction:
+    return Transaction(
+        account_id=leg.account_id if leg.system_code is None else system_account_id(leg.system_code),
+        transaction_type=posting.kind,
+        status=posting.status,
+        direction=Direction.CREDIT if leg.amount > 0 else Direction.DEBIT,
+        amount=abs(leg.amount),
+        note=leg.note(locked) if callable(leg.note) else leg.note,
+        created_at=now,
+        initiated_by=initiated_by,
+        reversal_of=leg.reversal_of,
+    )
+
+
+def _posting_time(heads) -> timezone.datetime:
+    """Now, taken after the locks were granted, and never earlier than the newest entry of
+    any account involved, so that sequence order and time order agree on every account
+    even if the clock steps back."""
+    now = timezone.now()
+    latest = max((h.created_at for h in heads if h.created_at is not None), default=None)
+    return max(now, latest) if latest is not None else now
+
+
+# --- the movements -------------------------------------------------------------------
+
+def _owned_by(owner: User | None, account_id: int) -> Callable[[Locked], None]:
+    """An account the owner holds (or any customer account, for staff: ``owner=None``);
+    someone else's account is "not found", exactly like a missing one."""
+
+    def check(locked: Locked) -> None:
+        account = locked.get(account_id)
+        if account is None or (owner is not None and account.user_id != owner.pk):
+            raise AccountNotFound()
+
+    return check
+
+
+def deposit_create(
+    *, account_id: int, amount: Decimal, note: str = "", initiated_by: User, owner: User | None,
+    idempotency_key: str = "",
+) -> Transaction:
+    """Credit ``amount`` to the account, from external funds. Returns the account's entry."""
+    amount, note = validate_amount(amount), _clean_note(note)
+    result = posting_create(
+        kind=Kind.DEPOSIT, note=note, initiated_by=initiated_by, authorize=_owned_by(owner, account_id),
+        legs=[Leg(amount, account_id=account_id, note=note), Leg(-amount, system_code=EXTERNAL_FUNDS, note=note)],
+        idempotency_key=idempotency_key,
+    )
+    return result.entry(account_id)
+
+
+def withdrawal_create(
+    *, account_id: int, amount: Decimal, note: str = "", initiated_by: User, owner: User | None,
+    idempotency_key: str = "",
+) -> Transaction:
+    """Debit ``amount`` from the account, to external funds, if the balance covers it; a
+    refused attempt is recorded (FAILED) and raised as ``InsufficientFunds``."""
+    amount, note = validate_amount(amount), _clean_note(note)
+    result = posting_create(
+        kind=Kind.WITHDRAWAL, note=note, initiated_by=initiated_by, authorize=_owned_by(owner, account_id),
+        legs=[Leg(-amount, account_id=account_id, note=note), Leg(amount, system_code=EXTERNAL_FUNDS, note=note)],
+        idempotency_key=idempotency_key,
+    )
+    return result.entry(account_id)
 
 
 @dataclass(frozen=True)
@@ -62,248 +230,79 @@ class TransferResult:
         return self.debit.amount
 
 
-# --- public services ---------------------------------------------------------------
-
-def deposit_create(
-    *, account_id: int, amount: Decimal, note: str = "", initiated_by: User, owner: User | None
-) -> Transaction:
-    """Credit ``amount`` to the account. ``owner``: the user the account must belong to
-    (None when staff act on any account)."""
-    amount = validate_amount(amount)
-    note = _clean_note(note)
-
-    def work() -> Transaction:
-        account = _lock_owned_account(account_id, owner)
-        head = ledger_heads([account.id])[account.id]
-        new_balance = head.balance + amount
-        if new_balance > MAX_BALANCE:
-            raise BalanceLimitExceeded()
-        (entry,) = insert_rows([Transaction(
-            **_entry_fields(account, head, initiated_by),
-            transaction_type=Transaction.Type.DEPOSIT,
-            direction=Transaction.Direction.CREDIT,
-            amount=amount,
-            balance_after=new_balance,
-            note=note,
-        )])
-        return entry
-
-    return _run_atomic(work)
-
-
-def withdrawal_create(
-    *, account_id: int, amount: Decimal, note: str = "", initiated_by: User, owner: User | None
-) -> Transaction:
-    """Debit ``amount`` from the account if the balance covers it. A refused attempt is
-    recorded as a FAILED row (the audit trail keeps it) and then raised as
-    ``InsufficientFunds``."""
-    amount = validate_amount(amount)
-    note = _clean_note(note)
-
-    def work() -> tuple[Transaction, ApplicationError | None]:
-        account = _lock_owned_account(account_id, owner)
-        head = ledger_heads([account.id])[account.id]
-        sufficient = head.balance >= amount
-        (entry,) = insert_rows([Transaction(
-            **_entry_fields(account, head, initiated_by),
-            transaction_type=Transaction.Type.WITHDRAWAL,
-            direction=Transaction.Direction.DEBIT,
-            status=Transaction.Status.SUCCESS if sufficient else Transaction.Status.FAILED,
-            amount=amount,
-            balance_after=head.balance - amount if sufficient else head.balance,
-            note=note,
-        )])
-        return entry, None if sufficient else _insufficient(head.balance, amount)
-
-    entry, error = _run_atomic(work)
-    if error is not None:
-        raise error
-    return entry
-
-
 def transfer_create(
-    *,
-    from_account_id: int,
-    to_account_id: int,
-    amount: Decimal,
-    note: str = "",
-    initiated_by: User,
-    owner: User | None,
+    *, from_account_id: int, to_account_id: int, amount: Decimal, note: str = "", initiated_by: User,
+    owner: User | None, idempotency_key: str = "",
 ) -> TransferResult:
-    """Move ``amount`` from one account to another: a DEBIT row on the source and a
-    CREDIT row on the destination, both in one database transaction, sharing a
-    ``transfer_ref``. The source must belong to ``owner``; the destination may be
-    anyone's."""
-    amount = validate_amount(amount)
-    note = _clean_note(note)
+    """Move ``amount`` from one customer account to another in one posting. The source
+    must belong to ``owner``; the destination may be anyone's (never a system account).
+    The entries' notes name the other party: "Transfer to bob: <note>"."""
+    amount, note = validate_amount(amount), _clean_note(note)
 
-    def work() -> tuple[TransferResult | Transaction, ApplicationError | None]:
-        locked = lock_accounts([from_account_id, to_account_id])
-        source = locked.get(from_account_id)
-        if source is None or (owner is not None and source.user_id != owner.pk):
-            raise AccountNotFound()
+    def authorize(locked: Locked) -> None:
+        _owned_by(owner, from_account_id)(locked)
         # After the ownership check: someone else's account is "not found", whatever
         # else is wrong with the request.
         if from_account_id == to_account_id:
             raise SameAccountTransfer()
-        destination = locked.get(to_account_id)
-        if destination is None:
+        if to_account_id not in locked:
             raise AccountNotFound("Destination account not found.")
-        heads = ledger_heads([source.id, destination.id])
-        source_head, destination_head = heads[source.id], heads[destination.id]
-        debit_note = _join_note(f"Transfer to {destination.username}", note)
-        credit_note = _join_note(f"Transfer from {source.username}", note)
 
-        if source_head.balance < amount:
-            (failed,) = insert_rows([Transaction(
-                **_entry_fields(source, source_head, initiated_by),
-                transaction_type=Transaction.Type.TRANSFER,
-                direction=Transaction.Direction.DEBIT,
-                status=Transaction.Status.FAILED,
-                amount=amount,
-                balance_after=source_head.balance,
-                note=debit_note,
-            )])
-            return failed, _insufficient(source_head.balance, amount)
-        if destination_head.balance + amount > MAX_BALANCE:
-            raise BalanceLimitExceeded(
-                "This transfer would take the destination balance over the maximum an account may hold."
-            )
-
-        ref = uuid.uuid4()
-        debit, credit = insert_rows(
-            [
-                Transaction(
-                    **_entry_fields(source, source_head, initiated_by),
-                    transaction_type=Transaction.Type.TRANSFER,
-                    direction=Transaction.Direction.DEBIT,
-                    amount=amount,
-                    balance_after=source_head.balance - amount,
-                    note=debit_note,
-                    transfer_ref=ref,
-                ),
-                Transaction(
-                    **_entry_fields(destination, destination_head, initiated_by),
-                    transaction_type=Transaction.Type.TRANSFER,
-                    direction=Transaction.Direction.CREDIT,
-                    amount=amount,
-                    balance_after=destination_head.balance + amount,
-                    note=credit_note,
-                    transfer_ref=ref,
-                ),
-            ]
-        )
-        return TransferResult(debit=debit, credit=credit), None
-
-    result, error = _run_atomic(work)
-    if error is not None:
-        raise error
-    assert isinstance(result, TransferResult)
-    return result
+    result = posting_create(
+        kind=Kind.TRANSFER, note=note, initiated_by=initiated_by, authorize=authorize,
+        legs=[
+            Leg(-amount, account_id=from_account_id,
+                note=lambda locked: _join_note(f"Transfer to {locked[to_account_id].username}", note)),
+            Leg(amount, account_id=to_account_id,
+                note=lambda locked: _join_note(f"Transfer from {locked[from_account_id].username}", note)),
+        ],
+        idempotency_key=idempotency_key,
+    )
+    return TransferResult(debit=result.entry(from_account_id), credit=result.entry(to_account_id))
 
 
 def reversal_create(*, transaction_id: int, note: str = "", initiated_by: User) -> list[Transaction]:
-    """Staff correction: post the opposite movement of an earlier successful row, linked
-    to it by ``reversal_of``. A transfer is reversed whole (both legs, money goes back).
-    History is never rewritten. A row is reversed at most once (checked under the
-    account locks, and by a unique constraint), and a reversal that would overdraw an
-    account is refused."""
+    """Staff correction: post the opposite of the whole posting that entry
+    ``transaction_id`` belongs to (a transfer is reversed whole: money goes back). History
+    is never rewritten. A posting is reversed at most once (checked under the account
+    locks, and by a unique constraint), and a reversal that would overdraw an account is
+    refused. Returns the reversal's entries on customer accounts."""
     note = _clean_note(note)
-    original = Transaction.objects.filter(pk=transaction_id).first()
+    original = Transaction.objects.select_related("posting").filter(pk=transaction_id).first()
     if original is None:
         raise TransactionNotFound()
-    if original.status != Transaction.Status.SUCCESS:
+    if original.status != Status.SUCCESS:
         raise NotReversible("Only successful transactions can be reversed; this one moved no money.")
-    if original.transaction_type == Transaction.Type.REVERSAL:
+    if original.transaction_type == Kind.REVERSAL:
         raise NotReversible("A reversal cannot itself be reversed; post a new movement instead.")
-    legs = [original]
-    if original.transfer_ref is not None:
-        legs = list(Transaction.objects.filter(transfer_ref=original.transfer_ref).order_by("pk"))
+    entries = list(original.posting.entries.select_related("account").order_by("pk"))
+    legs = [
+        Leg(
+            -(e.amount if e.direction == Direction.CREDIT else -e.amount),
+            account_id=None if e.account.system_code else e.account_id,
+            system_code=e.account.system_code,
+            note=_join_note(f"Reversal of transaction {e.pk}", note),
+            reversal_of=e,
+        )
+        for e in entries
+    ]
 
-    def work() -> list[Transaction]:
-        locked = lock_accounts([leg.account_id for leg in legs])
-        if Transaction.objects.filter(reversal_of__in=legs).exists():
+    def not_yet_reversed(locked: Locked) -> None:
+        # Under the locks: two reversals of one posting cannot both pass.
+        if Posting.objects.filter(reversal_of=original.posting).exists():
             raise AlreadyReversed()
-        heads = ledger_heads(list(locked))
-        ref = uuid.uuid4() if len(legs) > 1 else None
-        rows = []
-        for leg in legs:
-            head = heads[leg.account_id]
-            credit = leg.direction == Transaction.Direction.DEBIT  # undo a debit by crediting
-            if not credit and head.balance < leg.amount:
-                raise InsufficientFunds(
-                    f"Reversal refused: it would overdraw account {leg.account_id} "
-                    f"(available {format_money(head.balance)}, needed {format_money(leg.amount)})."
-                )
-            balance = head.balance + leg.amount if credit else head.balance - leg.amount
-            if balance > MAX_BALANCE:
-                raise BalanceLimitExceeded()
-            rows.append(Transaction(
-                **_entry_fields(locked[leg.account_id], head, initiated_by),
-                transaction_type=Transaction.Type.REVERSAL,
-                direction=Transaction.Direction.CREDIT if credit else Transaction.Direction.DEBIT,
-                amount=leg.amount,
-                balance_after=balance,
-                note=_join_note(f"Reversal of transaction {leg.pk}", note),
-                transfer_ref=ref,
-                reversal_of=leg,
-            ))
-        return insert_rows(rows)
 
-    return _run_atomic(work)
+    try:
+        result = posting_create(
+            kind=Kind.REVERSAL, legs=legs, note=note, initiated_by=initiated_by, authorize=not_yet_reversed,
+            record_refusal=False, reversal_of=original.posting,
+        )
+    except InsufficientFunds as exc:
+        raise InsufficientFunds(f"Reversal refused: it would overdraw an account. {exc.message}") from None
+    return [e for e in result.entries if e.seq is not None]
 
 
-# --- helpers -----------------------------------------------------------------------
-
-def _run_atomic(work: Callable[[], T]) -> T:
-    """Run ``work`` in one database transaction, retrying it if the database aborted it
-    for a deadlock or serialization failure (or SQLite gave up waiting for its lock).
-    Inside an outer transaction there is nothing safe to retry, so errors propagate."""
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            with transaction.atomic():
-                return work()
-        except OperationalError as exc:
-            if (
-                attempt == _ATTEMPTS
-                or not _is_retryable(exc)
-                or transaction.get_connection().in_atomic_block
-            ):
-                raise
-            logger.warning("retrying ledger write after %s (attempt %d)", exc, attempt)
-            time.sleep(random.uniform(0.001, 0.01 * attempt))
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _is_retryable(exc: OperationalError) -> bool:
-    if getattr(exc.__cause__, "pgcode", None) in _RETRYABLE_PGCODES:
-        return True
-    return "database is locked" in str(exc)
-
-
-def _lock_owned_account(account_id: int, owner: User | None) -> LockedAccount:
-    account = lock_accounts([account_id]).get(account_id)
-    # A foreign account is "not found", exactly like a missing one.
-    if account is None or (owner is not None and account.user_id != owner.pk):
-        raise AccountNotFound()
-    return account
-
-
-def _entry_fields(account: LockedAccount, head: LedgerHead, initiated_by: User) -> dict:
-    """Fields that place a new row after ``head``: the next sequence number and a
-    timestamp taken now (after the lock), never earlier than the previous row's, so
-    that sequence order and time order agree even if the clock steps back."""
-    now = timezone.now()
-    if head.created_at is not None and head.created_at > now:
-        now = head.created_at
-    return {"account_id": account.id, "seq": head.seq + 1, "created_at": now, "initiated_by": initiated_by}
-
-
-def _insufficient(balance: Decimal, amount: Decimal) -> InsufficientFunds:
-    return InsufficientFunds(
-        f"Insufficient balance: available {format_money(balance)}, requested {format_money(amount)}."
-    )
-
+# --- helpers -------------------------------------------------------------------------
 
 def _clean_note(note: str | None) -> str:
     note = (note or "").strip()

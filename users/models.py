@@ -73,14 +73,3 @@ class AuthToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key_prefix}… ({self.user})"
-
-
-class RateCounter(models.Model):
-    """A fixed-window rate-limit counter (see banking/throttling.py): one row per subject
-    (a user's writes, a username's or an address's failed logins), updated by one atomic
-    UPSERT. On PostgreSQL the table is UNLOGGED: counters need no crash durability, and
-    skipping the WAL keeps them off the commit path."""
-
-    counter_key = models.CharField(max_length=80, primary_key=True)
-    window_start = models.BigIntegerField()
-    hits = models.IntegerField()

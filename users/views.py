@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from banking import throttling
 from banking.errors import InvalidCredentials
 from banking.openapi import errors
+from banking.serializers import represent
 from users import services
 from users.serializers import (
     LoginInputSerializer,
@@ -69,9 +70,8 @@ class AuthViewSet(viewsets.ViewSet):
             raise InvalidCredentials()
         throttling.login_succeeded(username=username)
         _, key = services.token_issue(user=user)
-        return Response(
-            {"token": key, "user_id": user.pk, "username": user.username, "message": "Login successful"}
-        )
+        body = {"token": key, "user_id": user.pk, "username": user.username, "message": "Login successful"}
+        return Response(represent(LoginOutputSerializer, body))
 
     @extend_schema(
         operation_id="auth_logout", summary="Revoke the token presented", tags=["auth"],
@@ -79,7 +79,7 @@ class AuthViewSet(viewsets.ViewSet):
     )
     def logout(self, request: Request) -> Response:
         services.token_revoke(token=request.auth)
-        return Response({"message": "Successfully logged out"})
+        return Response(represent(MessageSerializer, {"message": "Successfully logged out"}))
 
     @extend_schema(
         operation_id="auth_logout_all", summary="Revoke every token of the caller", tags=["auth"],
@@ -87,4 +87,5 @@ class AuthViewSet(viewsets.ViewSet):
     )
     def logout_all(self, request: Request) -> Response:
         revoked = services.tokens_revoke_all(user=request.user)
-        return Response({"message": "Successfully logged out of all sessions", "revoked": revoked})
+        body = {"message": "Successfully logged out of all sessions", "revoked": revoked}
+        return Response(represent(LogoutAllOutputSerializer, body))

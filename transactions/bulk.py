@@ -1,0 +1,61 @@
+"""Long histories in seconds, for the benchmark and the tests that measure depth.
+
+``deposits_append`` writes, in two SQL statements, exactly what ``posting_create`` writes
+for a run of deposits of one amount: a posting each, a credit entry on the customer
+account carrying the next sequence number and the running balance, a debit entry on
+external funds, increasing timestamps. PostgreSQL only (generate_series). It sets
+``session_replication_role = replica`` for its own statements, so that the commit-time
+checks of the ledger triggers do not run millions of times: it is a trusted loader, and
+its callers run ``verify_ledger`` (or the tests' own checks) on the result."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import connection, transaction
+
+from transactions.ledger_sql import ACCOUNTS, LEDGER, POSTINGS
+from transactions.models import EXTERNAL_FUNDS, Direction, Kind, Status, system_account_id
+
+
+def deposits_append(*, account_id: int, count: int, amount: Decimal = Decimal("1.00"),
+                    step: str = "1 microsecond") -> None:
+    """Append ``count`` deposits of ``amount`` to a customer account's ledger, after its
+    newest entry, ``step`` apart in time."""
+    if count <= 0:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(
+            f"SELECT COALESCE(MAX(seq), 0), COALESCE(MAX(created_at), now()) FROM {LEDGER} WHERE account_id = %s",
+            [account_id],
+        )
+        last_seq, last_time = cursor.fetchone()
+        cursor.execute(f"SELECT balance_after FROM {LEDGER} WHERE account_id = %s AND seq = %s", [account_id, last_seq])
+        row = cursor.fetchone()
+        balance = row[0] if row else Decimal("0.00")
+        cursor.execute(f"SELECT user_id FROM {ACCOUNTS} WHERE id = %s", [account_id])
+        user_id = cursor.fetchone()[0]
+        cursor.execute(
+            f"""
+            WITH new AS (
+                INSERT INTO {POSTINGS} (kind, status, note, created_at, idempotency_key, initiated_by_id)
+                SELECT %(kind)s, %(status)s, '', %(t0)s::timestamptz + g * %(step)s::interval, '', %(user)s
+                  FROM generate_series(1, %(count)s) AS g
+                RETURNING id, created_at
+            ), numbered AS (
+                SELECT id, created_at, ROW_NUMBER() OVER (ORDER BY id) AS n FROM new
+            )
+            INSERT INTO {LEDGER} (posting_id, account_id, seq, transaction_type, status, direction, amount,
+                                  balance_after, note, created_at, initiated_by_id)
+            SELECT id, %(account)s, %(seq)s + n, %(kind)s, %(status)s, %(credit)s, %(amount)s,
+                   %(balance)s + n * %(amount)s, '', created_at, %(user)s FROM numbered
+            UNION ALL
+            SELECT id, %(system)s, NULL, %(kind)s, %(status)s,
+                   %(debit)s, %(amount)s, NULL, '', created_at, %(user)s FROM numbered
+            """,
+            {"kind": Kind.DEPOSIT, "status": Status.SUCCESS, "t0": last_time, "step": step, "user": user_id,
+             "count": count, "account": account_id, "seq": last_seq, "credit": Direction.CREDIT,
+             "debit": Direction.DEBIT, "amount": amount, "balance": balance,
+             "system": system_account_id(EXTERNAL_FUNDS)},
+        )
+        cursor.execute(f"ANALYZE {LEDGER}")
