@@ -16,9 +16,8 @@ from accounts.models import Account
 from banking.errors import ApplicationError
 from banking.money import MAX_AMOUNT, format_money
 from transactions import services
-from transactions.models import Transaction
 from transactions.ledger_sql import head_balance_sql
-from transactions.selectors import balance_get, balance_recompute
+from transactions.selectors import account_entries, balance_get, balance_recompute
 
 RECENT_ROWS = 20
 CHART_ROWS = 200
@@ -67,7 +66,7 @@ class AccountAdmin(admin.ModelAdmin):
         if not obj.pk:
             return "-"
         points = list(
-            Transaction.objects.filter(account=obj).order_by("-seq").values_list("created_at", "balance_after")[:CHART_ROWS]
+            account_entries(account_id=obj.pk).order_by("-seq").values_list("created_at", "balance_after")[:CHART_ROWS]
         )[::-1]
         if len(points) < 2:
             return "not enough history yet"
@@ -77,7 +76,7 @@ class AccountAdmin(admin.ModelAdmin):
     def recent_transactions(self, obj: Account) -> str:
         if not obj.pk:
             return "-"
-        rows = Transaction.objects.filter(account=obj).order_by("-seq")[:RECENT_ROWS]
+        rows = account_entries(account_id=obj.pk).order_by("-seq")[:RECENT_ROWS]
         body = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

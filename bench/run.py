@@ -70,12 +70,14 @@ def load_fixtures(count: int, balance: str, prefix: str) -> list[dict]:
 
     from accounts.models import Account
     from transactions import services
-    from users.models import User
+    from users.models import User, username_key
     from users.services import token_issue
 
     password = make_password(secrets.token_hex(8))  # hashed once: PBKDF2 x 100 would take a while
+    # bulk_create skips User.save(), which derives username_key: set it here.
     users = User.objects.bulk_create(
-        [User(username=f"{prefix}{i}", password=password) for i in range(count)]
+        [User(username=f"{prefix}{i}", username_key=username_key(f"{prefix}{i}"), password=password)
+         for i in range(count)]
     )
     accounts = Account.objects.bulk_create(
         [Account(user=u, bank_name="Bench Bank", branch=f"B{i % 7}") for i, u in enumerate(users)]

@@ -68,6 +68,8 @@ _ENTRY_FIELDS = [f for f in Transaction._meta.concrete_fields if not f.primary_k
 _ENTRY_COLUMNS = ", ".join(connection.ops.quote_name(f.column) for f in _ENTRY_FIELDS)
 _POSTING_FIELDS = [f for f in Posting._meta.concrete_fields if not f.primary_key]
 _POSTING_COLUMNS = ", ".join(connection.ops.quote_name(f.column) for f in _POSTING_FIELDS)
+_POSTING_ATTNAMES = [f.attname for f in _POSTING_FIELDS]
+_ENTRY_ATTNAMES_BUT_POSTING = [f.attname for f in _ENTRY_FIELDS if f.attname != "posting_id"]
 
 
 def lock_accounts(account_ids: list[int]) -> dict[int, LockedAccount]:
@@ -104,8 +106,12 @@ def ledger_heads(account_ids: list[int]) -> dict[int, LedgerHead]:
 
 
 def insert_posting(posting: Posting, entries: list[Transaction]) -> None:
-    """INSERT the posting, then all its entries in one statement, and set their ids
-    (RETURNING)."""
+    """INSERT the posting and all its entries, and set their ids (RETURNING). On
+    PostgreSQL that is one statement, one round trip (the posting in a data-modifying
+    CTE); elsewhere two."""
+    if connection.vendor == "postgresql":
+        _insert_posting_one_statement(posting, entries)
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {POSTINGS} ({_POSTING_COLUMNS}) VALUES ({', '.join(['%s'] * len(_POSTING_FIELDS))}) "
@@ -124,6 +130,36 @@ def insert_posting(posting: Posting, entries: list[Transaction]) -> None:
         for entry, (pk,) in zip(entries, cursor.fetchall(), strict=True):
             entry.pk = pk
             entry._state.adding = False
+
+
+def _insert_posting_one_statement(posting: Posting, entries: list[Transaction]) -> None:
+    # The attribute values go to psycopg2 as they are: on PostgreSQL, Django's per-field
+    # preparation returns every one of these types unchanged (str, int, Decimal, aware
+    # datetime, None) and cost a tenth of a deposit's Python time (profiled).
+    posting_values = [getattr(posting, name) for name in _POSTING_ATTNAMES]
+    entry_values = []
+    for entry in entries:
+        entry_values += [getattr(entry, name) for name in _ENTRY_ATTNAMES_BUT_POSTING]
+    row = "(" + ", ".join("(SELECT id FROM p)" if f.attname == "posting_id" else cast
+                          for f, cast in zip(_ENTRY_FIELDS, _entry_casts(), strict=True)) + ")"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH p AS (INSERT INTO {POSTINGS} ({_POSTING_COLUMNS}) "
+            f"VALUES ({', '.join(['%s'] * len(_POSTING_FIELDS))}) RETURNING id) "
+            f"INSERT INTO {LEDGER} ({_ENTRY_COLUMNS}) VALUES {', '.join([row] * len(entries))} RETURNING id, posting_id",
+            posting_values + entry_values,
+        )
+        for entry, (pk, posting_id) in zip(entries, cursor.fetchall(), strict=True):
+            entry.pk, entry.posting_id = pk, posting_id
+            entry._state.adding = False
+    posting.pk = entries[0].posting_id
+    posting._state.adding = False
+
+
+@cache
+def _entry_casts() -> tuple[str, ...]:
+    # Typed placeholders: VALUES rows of NULLs would otherwise be typed text.
+    return tuple(f"CAST(%s AS {f.cast_db_type(connection)})" for f in _ENTRY_FIELDS)
 
 
 def owned_balance(*, account_id: int, user_id: int) -> Decimal | None:

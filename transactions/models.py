@@ -119,7 +119,11 @@ class Transaction(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "seq"], name="ledger_account_seq_unique"),
+            # Customer entries only (partial): system legs, one per deposit or withdrawal,
+            # must not make every write maintain index entries nobody reads by seq.
+            models.UniqueConstraint(
+                fields=["account", "seq"], condition=Q(seq__isnull=False), name="ledger_account_seq_unique"
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_amount_positive"),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_never_negative"),
             models.CheckConstraint(condition=Q(seq__gte=1), name="ledger_seq_from_one"),
@@ -147,7 +151,9 @@ class Transaction(models.Model):
         ]
         indexes = [
             # Balance as of an instant: newest entry at or before it, one probe.
-            models.Index(fields=["account", "created_at", "seq"], name="ledger_account_time_idx"),
+            models.Index(
+                fields=["account", "created_at", "seq"], condition=Q(seq__isnull=False), name="ledger_account_time_idx"
+            ),
             models.Index(fields=["posting"], name="ledger_posting_idx"),
         ]
 

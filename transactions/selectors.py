@@ -15,6 +15,12 @@ from transactions.models import Direction, Transaction
 from users.models import User
 
 
+def account_entries(*, account_id: int) -> QuerySet[Transaction]:
+    """A customer account's ledger. ``seq IS NOT NULL`` says so to the planner too: the
+    (account, seq) and (account, time) indexes hold customer entries only."""
+    return Transaction.objects.filter(account_id=account_id, seq__isnull=False)
+
+
 def balance_get(*, account_id: int) -> Decimal:
     """The current balance: the running balance stored on the newest ledger row."""
     return ledger_heads([account_id])[account_id].balance
@@ -37,7 +43,7 @@ def balance_at(*, account_id: int, at: datetime, inclusive: bool = True) -> Deci
     (both assigned under the account lock), so this agrees with the history."""
     lookup = "created_at__lte" if inclusive else "created_at__lt"
     value = (
-        Transaction.objects.filter(account_id=account_id, **{lookup: at})
+        account_entries(account_id=account_id).filter(**{lookup: at})
         .order_by("-created_at", "-seq")
         .values_list("balance_after", flat=True)
         .first()
@@ -82,7 +88,7 @@ def history_page(
 ) -> list[Transaction]:
     """Newest first, keyset-paged on ``seq`` (the (account, seq) index; fast at any
     depth, unlike OFFSET), optionally filtered."""
-    rows = Transaction.objects.filter(account_id=account_id)
+    rows = account_entries(account_id=account_id)
     if before_seq is not None:
         rows = rows.filter(seq__lt=before_seq)
     if filters is not None:
@@ -111,8 +117,8 @@ def statement_get(*, account_id: int, period_from: datetime, period_to: datetime
     and are left out. Raises ValidationFailed past STATEMENT_MAX_ROWS rows."""
     opening = balance_at(account_id=account_id, at=period_from, inclusive=False)
     rows = list(
-        Transaction.objects.filter(
-            account_id=account_id, created_at__gte=period_from, created_at__lte=period_to,
+        account_entries(account_id=account_id).filter(
+            created_at__gte=period_from, created_at__lte=period_to,
             status=Transaction.Status.SUCCESS,
         ).order_by("seq")[: STATEMENT_MAX_ROWS + 1]
     )

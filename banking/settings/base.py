@@ -92,8 +92,9 @@ TEMPLATES = [
 # BEGIN IMMEDIATE so that writers are serialized: select_for_update() is a no-op there,
 # and the write lock taken at BEGIN is what keeps balance checks and appends atomic.
 CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60)
-# A kept connection is checked (one "SELECT 1") at the start of each request that uses it,
-# so the first request after a database restart reconnects instead of failing.
+# A kept connection is checked at the start of each request that uses it, so the first
+# request after a database restart reconnects instead of failing. On PostgreSQL the check
+# costs no round trip (banking/postgresql/base.py).
 CONN_HEALTH_CHECKS = env_bool("CONN_HEALTH_CHECKS", True)
 # Every wait is bounded. A request that waits longer than this for a row lock held by
 # someone else fails fast with a retryable 503 (instead of tying up a server thread for
@@ -108,6 +109,8 @@ if DATABASE_URL:
         )
     }
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a health check that asks the socket, not the server.
+        DATABASES["default"]["ENGINE"] = "banking.postgresql"
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
             f"-c lock_timeout={DATABASE_LOCK_TIMEOUT_MS} -c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
         )
