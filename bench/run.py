@@ -116,22 +116,24 @@ def explain_hot_queries(account_id: int, middle: str) -> dict[str, list[str]]:
     index probe (no Seq Scan, no Sort over the account's rows)."""
     from django.db import connection
 
-    from transactions.ledger_sql import LEDGER
+    from transactions.selectors import account_entries
 
+    def sql(queryset) -> tuple[str, list]:
+        query, params = queryset.query.sql_with_params()
+        return query, list(params)
+
+    entries = account_entries(account_id=account_id)
+    # The queries the API runs, taken from the selectors (not copies of them).
     queries = {
-        "ledger head (balance, every write)":
-            (f"SELECT seq, balance_after, created_at FROM {LEDGER} WHERE account_id = %s ORDER BY seq DESC LIMIT 1",
-             [account_id]),
-        "balance at instant":
-            (f"SELECT balance_after FROM {LEDGER} WHERE account_id = %s AND created_at <= %s "
-             "ORDER BY created_at DESC, seq DESC LIMIT 1", [account_id, middle]),
-        "history page":
-            (f"SELECT * FROM {LEDGER} WHERE account_id = %s ORDER BY seq DESC LIMIT 51", [account_id]),
+        "ledger head (balance, every write)": sql(entries.order_by("-seq").values("seq", "balance_after")[:1]),
+        "balance at instant": sql(entries.filter(created_at__lte=middle).order_by("-created_at", "-seq")
+                                  .values("balance_after")[:1]),
+        "history page": sql(entries.order_by("-seq")[:51]),
     }
     plans = {}
     with connection.cursor() as cursor:
-        for name, (sql, params) in queries.items():
-            cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql, params)
+        for name, (query, params) in queries.items():
+            cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + query, params)
             lines = [row[0].strip() for row in cursor.fetchall()]
             plans[name] = [line for line in lines if "Scan" in line or "Execution Time" in line]
     return plans
