@@ -26,7 +26,14 @@ class StatementCSVRenderer(BaseRenderer):
         writer.writerow(self.COLUMNS)
         writer.writerow([data["from"], "", "OPENING BALANCE", "", "", "", data["opening_balance"]])
         for row in data["transactions"]:
-            writer.writerow([row["created_at"], row["id"], row["transaction_type"], row["note"],
+            writer.writerow([row["created_at"], row["id"], row["transaction_type"], _cell(row["note"]),
                              row["debit"] or "", row["credit"] or "", row["balance_after"]])
         writer.writerow([data["to"], "", "CLOSING BALANCE", "", "", "", data["closing_balance"]])
         return out.getvalue().encode()
+
+
+def _cell(text: str) -> str:
+    """Free text as a spreadsheet shows it, never as a formula: a cell starting with one
+    of = + - @ (or a tab or carriage return) is prefixed with an apostrophe (OWASP's advice
+    against CSV injection)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

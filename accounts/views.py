@@ -26,7 +26,7 @@ from banking.dates import parse_instant
 from banking.errors import AccountNotFound, InvalidAmount, ValidationFailed
 from banking.money import AMOUNT_PATTERN, ZERO, parse_amount
 from banking.openapi import CURSOR_SCHEMA, INSTANT_SCHEMA, errors, page_limit
-from banking.serializers import represent
+from banking.serializers import IdField, represent
 from banking.throttling import WriteThrottle
 from transactions.models import Kind, Status
 from transactions.selectors import (
@@ -190,7 +190,7 @@ class AccountHistoryViewSet(viewsets.ViewSet):
         ledger sequence, so deep pages cost what the first one does)."""
         account = _own_account(request, account_id)
         limit = _int_param(request, "limit", default=HISTORY_DEFAULT_LIMIT, low=1, high=HISTORY_MAX_LIMIT)
-        cursor = _int_param(request, "cursor", default=None, low=1, high=2**63 - 1)
+        cursor = _int_param(request, "cursor", default=None, low=1, high=IdField.MAX)
         rows = history_page(
             account_id=account.pk, limit=limit + 1, before_seq=cursor, filters=_history_filter(request)
         )

@@ -45,7 +45,8 @@ class RequestLogMiddleware:
 class BodyLimitMiddleware:
     """Refuse a body over ``API_MAX_BODY_BYTES`` with 413 from its ``Content-Length``,
     before anything reads it (Django itself would read up to DATA_UPLOAD_MAX_MEMORY_SIZE,
-    then raise RequestDataTooBig, a 500). The admin's forms keep Django's own limit.
+    then raise RequestDataTooBig, a 500). The admin's forms are held to it too (they are a
+    few KiB): no path reads a body larger than the server worker buffers whole.
 
     A chunked body has no Content-Length: ``banking.wsgi`` reads it up to one byte past
     the limit and frames it, so it arrives here with a length like any other."""
@@ -55,7 +56,7 @@ class BodyLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.API_MAX_BODY_BYTES
-        if not request.path.startswith("/admin/") and _content_length(request) > limit:
+        if _content_length(request) > limit:
             response = JsonResponse({"error": f"Request body too large: at most {limit} bytes."}, status=413)
             response["Connection"] = "close"  # the unread body must not be taken for a next request
             return response

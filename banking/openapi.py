@@ -10,6 +10,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSe
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from banking.serializers import IdField
 from banking.text import has_invisible_characters
 
 
@@ -70,8 +71,8 @@ INSTANT_SCHEMA = {
     "description": "ISO 8601 datetime (UTC if it has no offset) or date.",
 }
 PAGE_LIMIT_SCHEMA = {"type": "integer", "minimum": 1}
-CURSOR_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
-ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+CURSOR_SCHEMA = {"type": "integer", "minimum": 1, "maximum": IdField.MAX}
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": IdField.MAX}
 # Printable ASCII, as ``transactions.idempotency.validate_key`` checks it.
 IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$(?!\\n)"}
 

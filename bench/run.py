@@ -123,7 +123,8 @@ def explain_hot_queries(account_id: int, middle: str) -> dict[str, list[str]]:
         return query, list(params)
 
     entries = account_entries(account_id=account_id)
-    # The queries the API runs, taken from the selectors (not copies of them).
+    # The reads' queries, from the selectors themselves (not copies); the writers' head
+    # lookup (ledger_sql.ledger_heads) probes the same index with the same predicate.
     queries = {
         "ledger head (balance, every write)": sql(entries.order_by("-seq").values("seq", "balance_after")[:1]),
         "balance at instant": sql(entries.filter(created_at__lte=middle).order_by("-created_at", "-seq")

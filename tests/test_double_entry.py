@@ -130,19 +130,20 @@ def test_posting_legs_that_do_not_sum_to_zero_are_refused_by_the_primitive(accou
 
 # --- the database enforces the books (PostgreSQL triggers) -----------------------------
 
-def _insert_entry(cursor, posting_id: int, account_id: int, direction: str, amount: str, seq, balance, user_id: int):
+def _insert_entry(cursor, posting_id: int, account_id: int, direction: str, amount: str, seq, balance, user_id: int,
+                  kind: str = "DEPOSIT", status: str = "SUCCESS"):
     cursor.execute(
         "INSERT INTO transactions_transaction (posting_id, account_id, seq, transaction_type, status, direction, "
         "amount, balance_after, note, created_at, initiated_by_id) "
-        "VALUES (%s, %s, %s, 'DEPOSIT', 'SUCCESS', %s, %s, %s, '', now(), %s)",
-        [posting_id, account_id, seq, direction, amount, balance, user_id],
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', now(), %s)",
+        [posting_id, account_id, seq, kind, status, direction, amount, balance, user_id],
     )
 
 
-def _insert_posting(cursor, user_id: int) -> int:
+def _insert_posting(cursor, user_id: int, status: str = "SUCCESS") -> int:
     cursor.execute(
         "INSERT INTO transactions_posting (kind, status, note, created_at, idempotency_key, initiated_by_id) "
-        "VALUES ('DEPOSIT', 'SUCCESS', '', now(), '', %s) RETURNING id", [user_id],
+        "VALUES ('DEPOSIT', %s, '', now(), '', %s) RETURNING id", [status, user_id],
     )
     return cursor.fetchone()[0]
 
@@ -188,6 +189,30 @@ def test_the_database_refuses_a_customer_entry_without_its_running_balance():
             posting = _insert_posting(cursor, account.user_id)
             _insert_entry(cursor, posting, account.pk, "CREDIT", "1.00", None, None, account.user_id)
             _insert_entry(cursor, posting, external_funds().pk, "DEBIT", "1.00", None, None, account.user_id)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_entries_that_disagree_with_their_posting():
+    account = AccountFactory()
+    with pytest.raises(IntegrityError, match="differ from its kind"), transaction.atomic():
+        with connection.cursor() as cursor:
+            posting = _insert_posting(cursor, account.user_id)
+            _insert_entry(cursor, posting, account.pk, "CREDIT", "1.00", 1, "1.00", account.user_id, kind="TRANSFER")
+            _insert_entry(cursor, posting, external_funds().pk, "DEBIT", "1.00", None, None, account.user_id,
+                          kind="TRANSFER")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_a_refused_posting_of_more_than_one_entry():
+    account = AccountFactory()
+    with pytest.raises(IntegrityError, match="records one attempt"), transaction.atomic():
+        with connection.cursor() as cursor:
+            posting = _insert_posting(cursor, account.user_id, status="FAILED")
+            _insert_entry(cursor, posting, account.pk, "CREDIT", "1.00", 1, "0.00", account.user_id, status="FAILED")
+            _insert_entry(cursor, posting, external_funds().pk, "DEBIT", "1.00", None, None, account.user_id,
+                          status="FAILED")
 
 
 @pytest.mark.postgres

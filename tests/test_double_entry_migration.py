@@ -51,11 +51,16 @@ def single_entry_ledger():
 
     row(a, 1, "DEPOSIT", "CREDIT", "100.00", "100.00", 1, "pay")
     row(a, 2, "WITHDRAWAL", "DEBIT", "30.00", "70.00", 2, "atm")
-    row(a, 3, "TRANSFER", "DEBIT", "20.00", "50.00", 3, "Transfer to bob: rent", transfer_ref=ref)
-    row(b, 1, "TRANSFER", "CREDIT", "20.00", "20.00", 3, "Transfer from alice: rent", transfer_ref=ref)
+    debit = row(a, 3, "TRANSFER", "DEBIT", "20.00", "50.00", 3, "Transfer to bob: rent", transfer_ref=ref)
+    credit = row(b, 1, "TRANSFER", "CREDIT", "20.00", "20.00", 3, "Transfer from alice: rent", transfer_ref=ref)
     row(a, 4, "WITHDRAWAL", "DEBIT", "500.00", "50.00", 5, "too much", status="FAILED")
     staff_deposit = row(b, 2, "DEPOSIT", "CREDIT", "5.00", "25.00", 6, "cash")
     row(b, 3, "REVERSAL", "DEBIT", "5.00", "20.00", 7, "Reversal of transaction 6", reversal_of_id=staff_deposit.pk)
+    back = uuid.uuid4()  # the transfer reversed whole: both legs, one reference
+    row(a, 5, "REVERSAL", "CREDIT", "20.00", "70.00", 8, "Reversal of transaction 3", transfer_ref=back,
+        reversal_of_id=debit.pk)
+    row(b, 4, "REVERSAL", "DEBIT", "20.00", "0.00", 8, "Reversal of transaction 4", transfer_ref=back,
+        reversal_of_id=credit.pk)
     return alice, bob, a.pk, b.pk
 
 
@@ -78,19 +83,24 @@ def test_existing_rows_become_balanced_postings_and_the_api_answers_the_same(sin
 
     balance_a, history_a = _answers(alice, a)
     balance_b, history_b = _answers(bob, b)
-    assert balance_a == {"balance": "50.00"} and balance_b == {"balance": "20.00"}
+    assert balance_a == {"balance": "70.00"} and balance_b == {"balance": "0.00"}
     assert [(r["transaction_type"], r["amount"], r["status"]) for r in history_a] == [
-        ("WITHDRAWAL", "500.00", "FAILED"), ("TRANSFER", "20.00", "SUCCESS"),
+        ("REVERSAL", "20.00", "SUCCESS"), ("WITHDRAWAL", "500.00", "FAILED"), ("TRANSFER", "20.00", "SUCCESS"),
         ("WITHDRAWAL", "30.00", "SUCCESS"), ("DEPOSIT", "100.00", "SUCCESS"),
     ]
-    assert [r["note"] for r in history_b] == ["Reversal of transaction 6", "cash", "Transfer from alice: rent"]
+    assert [r["note"] for r in history_b] == [
+        "Reversal of transaction 4", "Reversal of transaction 6", "cash", "Transfer from alice: rent",
+    ]
     assert [(account, count) for account, count in rows_before] == [
         (account, Transaction.objects.filter(account_id=account).count()) for account, _ in rows_before
     ]
     # The two legs of the transfer are one posting; deposits and withdrawals got their system leg.
     transfer = Transaction.objects.get(account_id=a, transaction_type="TRANSFER").posting
     assert sorted(transfer.entries.values_list("account_id", flat=True)) == [a, b]
-    assert Posting.objects.get(kind="REVERSAL").reversal_of == Transaction.objects.get(note="cash", account_id=b).posting
+    cash = Transaction.objects.get(note="cash", account_id=b).posting
+    assert Posting.objects.get(kind="REVERSAL", reversal_of=cash).entries.count() == 2  # with its system leg
+    reversed_transfer = Posting.objects.get(kind="REVERSAL", reversal_of=transfer)
+    assert sorted(reversed_transfer.entries.values_list("account_id", flat=True)) == [a, b]
     assert Posting.objects.get(status="FAILED").entries.count() == 1
 
     call_command("verify_ledger")

@@ -137,3 +137,11 @@ def test_statement_of_an_empty_period_keeps_the_balance(alice, account, fund):
     body = alice.get(f"/accounts/{account.pk}/statement", {"from": later, "to": later}).json()
     assert body["transactions"] == [] and body["opening_balance"] == body["closing_balance"] == "10.00"
     assert Decimal(body["total_credits"]) == 0
+
+
+def test_csv_statement_never_writes_a_note_as_a_formula(alice, account):
+    alice.post("/transactions/deposit", {"account_id": account.pk, "amount": "1.00", "note": "=HYPERLINK(1)"},
+               format="json")
+    body = alice.get(f"/accounts/{account.pk}/statement", {"format": "csv"}).content.decode()
+    assert "'=HYPERLINK(1)" in body
+    assert ",=HYPERLINK" not in body

@@ -2,6 +2,7 @@
 never a 5xx, and changes nothing."""
 import json
 import logging
+from decimal import Decimal
 
 import pytest
 
@@ -37,6 +38,11 @@ def test_deeply_nested_json_logs_no_traceback(alice, caplog):
         _post_raw(alice, "/transactions/deposit", NESTED)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_admin_bodies_are_held_to_the_same_limit(staff_client_api, client):
+    response = client.post("/admin/login/", data="x" * (65 * 1024), content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 413
 
 
 def test_body_over_a_mebibyte_is_413_before_it_is_read(alice, account):
@@ -144,6 +150,22 @@ def test_fullwidth_username_is_stored_in_its_plain_form(api):
     response = api.post("/users", {"username": "ｃａｒｏｌ", "password": "Xyz-S3cret-pass"}, format="json")
     assert response.status_code == 201
     assert response.json()["username"] == "carol"
+
+
+def test_a_username_is_checked_in_its_normalised_form(api):
+    # U+FDFA is one character that NFKC turns into 18, spaces included.
+    response = api.post("/users", {"username": "\ufdfa" * 9, "password": "Xyz-S3cret-pass"}, format="json")
+    assert response.status_code == 400
+    assert not User.objects.exists()
+
+
+def test_notes_are_checked_by_the_service_too(account):
+    from banking.errors import ValidationFailed
+    from transactions.services import deposit_create
+
+    with pytest.raises(ValidationFailed, match="control or invisible"):
+        deposit_create(account_id=account.pk, amount=Decimal("1.00"), note="a\u202eb", initiated_by=account.user,
+                       owner=None)
 
 
 def test_login_finds_the_user_whatever_the_case_or_width(api, user):

@@ -1,6 +1,6 @@
 """Long histories in seconds, for the benchmark and the tests that measure depth.
 
-``deposits_append`` writes, in two SQL statements, exactly what ``posting_create`` writes
+``deposits_append`` writes, in one bulk SQL statement, exactly what ``posting_create`` writes
 for a run of deposits of one amount: a posting each, a credit entry on the customer
 account carrying the next sequence number and the running balance, a debit entry on
 external funds, increasing timestamps. PostgreSQL only (generate_series). It sets

@@ -3,7 +3,8 @@
 Every money movement runs these statements inside its transaction, so they are written
 out rather than built by the ORM: building a query costs more Python time than
 PostgreSQL spends running it (measured: ORM compilation was ~25% of a transfer's CPU).
-Each statement is portable between PostgreSQL and SQLite; only the row lock differs.
+Each statement runs on PostgreSQL and SQLite alike, except the row lock and the one-
+statement posting insert (PostgreSQL only; SQLite gets two statements).
 Table and column names come from the models.
 
 Order matters for correctness: ``lock_accounts`` must return before ``ledger_heads``

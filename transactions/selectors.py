@@ -53,7 +53,9 @@ def balance_at(*, account_id: int, at: datetime, inclusive: bool = True) -> Deci
 
 def balance_recompute(*, account_id: int) -> Decimal:
     """The audit path: the balance by full aggregation of the account's successful rows.
-    Linear in history length; used by ``verify_ledger`` and the tests, never per request."""
+    Linear in history length; used for system accounts (which keep no running balance) in
+    the admin, and by the tests; never per request. (``verify_ledger`` sums in its own SQL,
+    over every account at once.)"""
     signed = Case(
         When(direction=Transaction.Direction.CREDIT, then=F("amount")),
         default=-F("amount"),

@@ -6,10 +6,11 @@ from rest_framework import serializers
 
 from banking.serializers import AmountField, IdField, InputSerializer, MoneyOutputField, TextField
 from transactions.models import Direction, Kind, Status
+from transactions.services import NOTE_MAX_LENGTH
 
 
 def _note_field() -> TextField:
-    return TextField(max_length=255, required=False, allow_blank=True, allow_null=True, default="")
+    return TextField(max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True, allow_null=True, default="")
 
 
 class MovementInputSerializer(InputSerializer):

@@ -39,6 +39,7 @@ from banking.errors import (
     ValidationFailed,
 )
 from banking.money import MAX_BALANCE, format_money, validate_amount
+from banking.text import has_invisible_characters
 from transactions.ledger_sql import LedgerHead, LockedAccount, insert_posting, ledger_heads, lock_accounts
 from transactions.models import EXTERNAL_FUNDS, Direction, Kind, Posting, Status, Transaction, system_account_id
 from users.models import User
@@ -305,9 +306,13 @@ def reversal_create(*, transaction_id: int, note: str = "", initiated_by: User) 
 # --- helpers -------------------------------------------------------------------------
 
 def _clean_note(note: str | None) -> str:
+    """The same rules for every caller (API, admin, reversals): at most NOTE_MAX_LENGTH
+    characters, none of them control or invisible formatting characters."""
     note = (note or "").strip()
     if len(note) > NOTE_MAX_LENGTH:
         raise ValidationFailed(f"Note must be at most {NOTE_MAX_LENGTH} characters.")
+    if has_invisible_characters(note):
+        raise ValidationFailed("Note must not contain control or invisible formatting characters.")
     return note
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import unicodedata
+
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
 
@@ -7,8 +9,16 @@ from banking.serializers import EmailTextField, InputSerializer, SecretField, Te
 from users.models import User
 
 
+class UsernameField(TextField):
+    """A new username, checked in the form it will be stored in (NFKC): normalising can
+    lengthen a name (U+FDFA is 18 characters) or bring characters the rules refuse."""
+
+    def to_internal_value(self, data: object) -> str:
+        return unicodedata.normalize("NFKC", super().to_internal_value(data))
+
+
 class UserCreateInputSerializer(InputSerializer):
-    username = TextField(max_length=150, validators=[UnicodeUsernameValidator()])
+    username = UsernameField(max_length=150, validators=[UnicodeUsernameValidator()])
     password = SecretField(max_length=128)
     email = EmailTextField(max_length=254, required=False, allow_blank=True, default="")
     first_name = TextField(max_length=150, required=False, allow_blank=True, default="")

@@ -196,7 +196,9 @@ SPECTACULAR_SETTINGS = {
 AUTH_TOKEN_TTL_HOURS = env_int("AUTH_TOKEN_TTL_HOURS", 24)
 # Largest JSON request body the API reads (bytes); larger ones answer 413.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)  # admin forms
+# Django's own limit for form bodies (the admin's): never above the API's, which
+# BodyLimitMiddleware enforces for every path.
+DATA_UPLOAD_MAX_MEMORY_SIZE = min(API_MAX_BODY_BYTES, env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", API_MAX_BODY_BYTES))
 # Idempotency keys are kept at least this long (purge_expired removes older ones).
 IDEMPOTENCY_KEY_TTL_HOURS = max(24, env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24))
 
