@@ -33,10 +33,7 @@ def _migrate(targets) -> MigrationExecutor:
 @pytest.fixture
 def single_entry_ledger():
     """The ledger as the previous release wrote it, through the models of that time."""
-    from accounts.models import Account
-
-    Account.objects.filter(system_code__isnull=False).delete()  # no system accounts back then
-    old = _migrate(SINGLE_ENTRY).loader.project_state(SINGLE_ENTRY).apps
+    old = _migrate(SINGLE_ENTRY).loader.project_state(SINGLE_ENTRY).apps  # (undoes the system accounts too)
     OldAccount, Row = old.get_model("accounts", "Account"), old.get_model("transactions", "Transaction")
     alice = User.objects.create_user(username="alice", password="x-S3cret-pass-1")
     bob = User.objects.create_user(username="bob", password="x-S3cret-pass-2")
@@ -107,3 +104,15 @@ def test_existing_rows_become_balanced_postings_and_the_api_answers_the_same(sin
     assert "the books balance" in capsys.readouterr().out
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         Transaction.objects.filter(account_id=a).update(note="rewritten")
+
+
+def test_the_migration_can_be_undone(single_entry_ledger):
+    alice, bob, a, b = single_entry_ledger
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    old = _migrate(SINGLE_ENTRY).loader.project_state(SINGLE_ENTRY).apps
+    Row = old.get_model("transactions", "Transaction")
+    assert Row.objects.count() == 9  # the single-entry rows, no system legs
+    transfer_refs = set(Row.objects.filter(transaction_type="TRANSFER").values_list("transfer_ref", flat=True))
+    assert len(transfer_refs) == 1 and None not in transfer_refs
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())  # and forward again
+    assert Transaction.objects.filter(account_id=a).count() == 5

@@ -10,7 +10,10 @@ Existing rows keep their ids, sequence numbers, running balances and times; the 
 system legs get new ids. Rows are append-only on PostgreSQL: the trigger is set aside
 for this one migration's UPDATE of ``posting_id`` and put back at its end.
 """
+import uuid
+
 from django.db import migrations
+from django.db.models import Count
 
 EXTERNAL_FUNDS = "external"
 EXTERNAL_FUNDS_ID = 0  # system accounts have fixed ids at or below zero (see transactions.models)
@@ -64,6 +67,31 @@ def forwards(apps, schema_editor):
         schema_editor.execute("ALTER TABLE transactions_transaction ENABLE TRIGGER ledger_append_only")
 
 
+def backwards(apps, schema_editor):
+    """Back to single entry: the system legs go, the legs of a posting on two customer
+    accounts (a transfer, or its reversal) are tied by a transfer_ref again, and the
+    postings go."""
+    Transaction = apps.get_model("transactions", "Transaction")
+    postgres = schema_editor.connection.vendor == "postgresql"
+    if postgres:
+        schema_editor.execute("ALTER TABLE transactions_transaction DISABLE TRIGGER ledger_append_only")
+    paired = (
+        Transaction.objects.filter(seq__isnull=False).values("posting_id").annotate(legs=Count("id"))
+        .filter(legs__gt=1).values_list("posting_id", flat=True)
+    )
+    for posting_id in list(paired):
+        Transaction.objects.filter(posting_id=posting_id).update(transfer_ref=uuid.uuid4())
+    schema_editor.execute("DELETE FROM transactions_transaction WHERE seq IS NULL", params=None)
+    schema_editor.execute("UPDATE transactions_transaction SET posting_id = NULL", params=None)
+    # Reversals first: they refer to what they reverse (and are never reversed themselves).
+    schema_editor.execute("DELETE FROM transactions_posting WHERE reversal_of_id IS NOT NULL", params=None)
+    schema_editor.execute("DELETE FROM transactions_posting", params=None)
+    schema_editor.execute("DELETE FROM accounts_account WHERE system_code IS NOT NULL", params=None)
+    if postgres:
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        schema_editor.execute("ALTER TABLE transactions_transaction ENABLE TRIGGER ledger_append_only")
+
+
 class Migration(migrations.Migration):
     dependencies = [("transactions", "0005_postings")]
-    operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(forwards, backwards)]
