@@ -96,14 +96,14 @@ def bulk_history(rows: int) -> dict:
     from django.db import connection
 
     from transactions.bulk import deposits_append
-    from transactions.ledger_sql import LEDGER
+    from transactions.ledger_sql import LEDGER, E
 
     fixture = load_fixtures(1, "1.00", prefix=f"hist{rows}_")[0]
     # load_fixtures posted one real deposit (seq 1, 1.00). Continue its ledger from seq 2.
     deposits_append(account_id=fixture["account_id"], count=rows - 1)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT created_at FROM {LEDGER} WHERE account_id = %s AND seq = %s",
+            f"SELECT {E.created_at} FROM {LEDGER} WHERE {E.account} = %s AND {E.seq} = %s",
             [fixture["account_id"], max(1, rows // 2)],
         )
         fixture["middle"] = cursor.fetchone()[0].isoformat().replace("+00:00", "Z")

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
-from transactions.ledger_sql import ACCOUNTS, LEDGER, POSTINGS
+from transactions.ledger_sql import ACCOUNTS, LEDGER, POSTINGS, A, E, P
 from transactions.models import EXTERNAL_FUNDS, Direction, Kind, Status, system_account_id
 
 
@@ -26,27 +26,31 @@ def deposits_append(*, account_id: int, count: int, amount: Decimal = Decimal("1
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute(
-            f"SELECT COALESCE(MAX(seq), 0), COALESCE(MAX(created_at), now()) FROM {LEDGER} WHERE account_id = %s",
+            f"SELECT COALESCE(MAX({E.seq}), 0), COALESCE(MAX({E.created_at}), now()) FROM {LEDGER} "
+            f"WHERE {E.account} = %s",
             [account_id],
         )
         last_seq, last_time = cursor.fetchone()
-        cursor.execute(f"SELECT balance_after FROM {LEDGER} WHERE account_id = %s AND seq = %s", [account_id, last_seq])
+        cursor.execute(f"SELECT {E.balance_after} FROM {LEDGER} WHERE {E.account} = %s AND {E.seq} = %s",
+                       [account_id, last_seq])
         row = cursor.fetchone()
         balance = row[0] if row else Decimal("0.00")
-        cursor.execute(f"SELECT user_id FROM {ACCOUNTS} WHERE id = %s", [account_id])
+        cursor.execute(f"SELECT {A.user} FROM {ACCOUNTS} WHERE {A.id} = %s", [account_id])
         user_id = cursor.fetchone()[0]
         cursor.execute(
             f"""
             WITH new AS (
-                INSERT INTO {POSTINGS} (kind, status, note, created_at, idempotency_key, initiated_by_id)
+                INSERT INTO {POSTINGS} ({P.kind}, {P.status}, {P.note}, {P.created_at}, {P.idempotency_key},
+                                        {P.initiated_by})
                 SELECT %(kind)s, %(status)s, '', %(t0)s::timestamptz + g * %(step)s::interval, '', %(user)s
                   FROM generate_series(1, %(count)s) AS g
-                RETURNING id, created_at
+                RETURNING {P.id} AS id, {P.created_at} AS created_at
             ), numbered AS (
                 SELECT id, created_at, ROW_NUMBER() OVER (ORDER BY id) AS n FROM new
             )
-            INSERT INTO {LEDGER} (posting_id, account_id, seq, transaction_type, status, direction, amount,
-                                  balance_after, note, created_at, initiated_by_id)
+            INSERT INTO {LEDGER} ({E.posting}, {E.account}, {E.seq}, {E.transaction_type}, {E.status},
+                                  {E.direction}, {E.amount}, {E.balance_after}, {E.note}, {E.created_at},
+                                  {E.initiated_by})
             SELECT id, %(account)s, %(seq)s + n, %(kind)s, %(status)s, %(credit)s, %(amount)s,
                    %(balance)s + n * %(amount)s, '', created_at, %(user)s FROM numbered
             UNION ALL

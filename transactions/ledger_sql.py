@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
+from types import SimpleNamespace
 
 from django.db import connection
 
@@ -30,6 +31,15 @@ from transactions.models import Posting, Transaction
 _ACCOUNT = Transaction._meta.get_field("account").related_model
 _USER = _ACCOUNT._meta.get_field("user").related_model
 ACCOUNTS = _ACCOUNT._meta.db_table
+
+
+def _columns(model) -> SimpleNamespace:
+    """The model's column names by field name (``E.account`` is "account_id"), for SQL
+    written out by hand that must follow the models."""
+    return SimpleNamespace(**{f.name: f.column for f in model._meta.concrete_fields})
+
+
+E, P, A = _columns(Transaction), _columns(Posting), _columns(_ACCOUNT)  # entries, postings, accounts
 LEDGER = Transaction._meta.db_table
 POSTINGS = Posting._meta.db_table
 USERS = _USER._meta.db_table
