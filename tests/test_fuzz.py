@@ -15,7 +15,8 @@ import pytest
 
 from tests.factories import AccountFactory, UserFactory
 from tests.live_server import Gunicorn
-from transactions import services
+from banking.money import MAX_AMOUNT
+from transactions.bulk import deposits_append
 from transactions.models import Transaction
 from users.services import token_issue
 
@@ -58,11 +59,7 @@ def fuzz_run(django_db_setup, django_db_blocker):
 
 def _fund(account, staff) -> None:
     # Deposits are capped at 1,000,000,000.00 each; the balance column holds far more.
-    remaining = FUZZ_FUNDS
-    while remaining > 0:
-        step = min(remaining, Decimal("1000000000.00"))
-        services.deposit_create(account_id=account.pk, amount=step, initiated_by=staff, owner=staff)
-        remaining -= step
+    deposits_append(account_id=account.pk, count=int(FUZZ_FUNDS / MAX_AMOUNT), amount=MAX_AMOUNT)
 
 
 def test_fuzzed_requests_pass_every_check(fuzz_run):
