@@ -10,6 +10,7 @@ from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import Account
@@ -17,7 +18,7 @@ from banking.errors import ApplicationError
 from banking.money import MAX_AMOUNT, format_money
 from transactions import services
 from transactions.ledger_sql import head_balance_sql
-from transactions.selectors import account_entries, balance_get, balance_recompute
+from transactions.selectors import account_entries, balance_get, balance_recompute, balances_get
 
 RECENT_ROWS = 20
 CHART_ROWS = 200
@@ -36,7 +37,7 @@ class AccountAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     list_filter = ("bank_name",)
     search_fields = ("user__username", "bank_name", "branch")
-    readonly_fields = ("balance", "created_at", "balance_chart", "recent_transactions")
+    readonly_fields = ("balance", "available", "created_at", "active_holds", "balance_chart", "recent_transactions")
     autocomplete_fields = ("user",)
     change_form_template = "admin/accounts/account/change_form.html"
 
@@ -89,6 +90,32 @@ class AccountAdmin(admin.ModelAdmin):
         return format_html(
             "<table><tr><th>time (UTC)</th><th>type</th><th>direction</th><th>status</th>"
             "<th>amount</th><th>balance after</th><th>note</th></tr>{}</table>",
+            body,
+        )
+
+    @admin.display(description="available balance")
+    def available(self, obj: Account) -> str:
+        if not obj.pk or obj.is_system:
+            return "-"
+        return format_money(balances_get(account_ids=[obj.pk])[obj.pk].available_balance)
+
+    @admin.display(description="active holds")
+    def active_holds(self, obj: Account) -> str:
+        """What reserves this account's funds now (PENDING, not expired)."""
+        if not obj.pk:
+            return "-"
+        holds = list(obj.holds.active(timezone.now()).order_by("-id")[:RECENT_ROWS])
+        if not holds:
+            return "none"
+        body = format_html_join(
+            "",
+            "<tr><td>hold {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((h.pk, format_money(h.amount), h.to_account_id or "-", h.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+              h.expires_at.strftime("%Y-%m-%d %H:%M:%S"), h.note) for h in holds),
+        )
+        return format_html(
+            "<table><tr><th>hold</th><th>amount</th><th>payee account</th><th>created (UTC)</th>"
+            "<th>expires (UTC)</th><th>note</th></tr>{}</table>",
             body,
         )
 

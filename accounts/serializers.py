@@ -30,6 +30,8 @@ class AccountDetailOutputSerializer(serializers.Serializer):
     bank = serializers.CharField(source="bank_name")
     branch = serializers.CharField()
     balance = MoneyOutputField()
+    available_balance = MoneyOutputField(help_text="The balance less what the account's active holds reserve: "
+                                                   "what withdrawals, transfers and new holds may use.")
 
 
 class AccountListItemSerializer(serializers.Serializer):
@@ -38,10 +40,16 @@ class AccountListItemSerializer(serializers.Serializer):
     bank_name = serializers.CharField()
     branch = serializers.CharField()
     created_at = serializers.DateTimeField()
+    available_balance = MoneyOutputField(help_text="The balance less what the account's active holds reserve: "
+                                                   "what withdrawals, transfers and new holds may use.")
 
 
 class BalanceOutputSerializer(serializers.Serializer):
     balance = MoneyOutputField()
+    available_balance = MoneyOutputField(
+        required=False, help_text="The balance less what active holds reserve (absent with `?at=`: that is the posted "
+                                  "balance as of then)."
+    )
     at = serializers.DateTimeField(required=False, help_text="Present when the balance is as of `?at=`.")
 
 

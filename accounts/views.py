@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from dataclasses import astuple
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -21,7 +21,7 @@ from accounts.serializers import (
     BalanceOutputSerializer,
     StatementSerializer,
 )
-from banking.api import path_id
+from banking.api import keyset_page, path_id, query_int
 from banking.dates import parse_instant
 from banking.errors import AccountNotFound, InvalidAmount, ValidationFailed
 from banking.money import AMOUNT_PATTERN, ZERO, parse_amount
@@ -32,7 +32,7 @@ from transactions.models import Kind, Status
 from transactions.selectors import (
     HistoryFilter,
     balance_at,
-    balance_get,
+    balances_get,
     history_page,
     owned_balance_get,
     statement_get,
@@ -66,7 +66,10 @@ class AccountViewSet(viewsets.ViewSet):
         responses={200: AccountListItemSerializer(many=True), **errors(401)},
     )
     def list(self, request: Request) -> Response:
-        accounts = selectors.account_list_for_user(user=request.user)
+        accounts = list(selectors.account_list_for_user(user=request.user))
+        balances = balances_get(account_ids=[account.pk for account in accounts])
+        for account in accounts:
+            account.available_balance = balances[account.pk].available_balance
         return Response([represent(AccountListItemSerializer, account) for account in accounts])
 
     @extend_schema(
@@ -82,7 +85,7 @@ class AccountViewSet(viewsets.ViewSet):
     )
     def retrieve(self, request: Request, account_id: str) -> Response:
         account = _own_account(request, account_id)
-        account.balance = balance_get(account_id=account.pk)
+        account.balance, account.available_balance = astuple(balances_get(account_ids=[account.pk])[account.pk])
         return Response(represent(AccountDetailOutputSerializer, account))
 
     @extend_schema(
@@ -94,12 +97,13 @@ class AccountViewSet(viewsets.ViewSet):
         responses={200: BalanceOutputSerializer, **errors(400, 401, 404)},
     )
     def balance(self, request: Request, account_id: str) -> Response:
-        """``?at=<ISO 8601>``: the balance as of that instant instead of now."""
+        """The posted balance and the available balance (less what active holds reserve);
+        ``?at=<ISO 8601>``: the posted balance as of that instant instead."""
         at_param = request.query_params.get("at")
         if at_param is None:
             # The hot read: ownership and balance in one statement.
-            balance = owned_balance_get(user=request.user, account_id=path_id(account_id, not_found=AccountNotFound))
-            return Response(represent(BalanceOutputSerializer, {"balance": balance}))
+            balances = owned_balance_get(user=request.user, account_id=path_id(account_id, not_found=AccountNotFound))
+            return Response(represent(BalanceOutputSerializer, balances))
         account = _own_account(request, account_id)
         at = parse_instant(at_param, name="at")
         return Response(represent(BalanceOutputSerializer, {"balance": balance_at(account_id=account.pk, at=at), "at": at}))
@@ -189,19 +193,12 @@ class AccountHistoryViewSet(viewsets.ViewSet):
         address is in the ``Link: <...>; rel="next"`` header (keyset paging on the
         ledger sequence, so deep pages cost what the first one does)."""
         account = _own_account(request, account_id)
-        limit = _int_param(request, "limit", default=HISTORY_DEFAULT_LIMIT, low=1, high=HISTORY_MAX_LIMIT)
-        cursor = _int_param(request, "cursor", default=None, low=1, high=IdField.MAX)
+        limit = query_int(request, "limit", default=HISTORY_DEFAULT_LIMIT, low=1, high=HISTORY_MAX_LIMIT)
+        cursor = query_int(request, "cursor", default=None, low=1, high=IdField.MAX)
         rows = history_page(
             account_id=account.pk, limit=limit + 1, before_seq=cursor, filters=_history_filter(request)
         )
-        headers = {}
-        if len(rows) > limit:
-            rows = rows[:limit]
-            query = request.query_params.copy()
-            query["cursor"] = str(rows[-1].seq)
-            query["limit"] = str(limit)
-            next_url = request.build_absolute_uri(request.path) + "?" + urlencode(query)
-            headers["Link"] = f'<{next_url}>; rel="next"'
+        rows, headers = keyset_page(request, rows, limit=limit, cursor=lambda row: row.seq)
         return Response([represent(HistoryRowSerializer, row) for row in rows], headers=headers)
 
 
@@ -236,12 +233,3 @@ def _history_filter(request: Request) -> HistoryFilter:
         min_amount=amount("min_amount"),
         max_amount=amount("max_amount"),
     )
-
-
-def _int_param(request: Request, name: str, *, default: int | None, low: int, high: int) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not (low <= int(raw) <= high):
-        raise ValidationFailed(f"{name} must be a whole number from {low} to {high}.")
-    return int(raw)

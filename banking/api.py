@@ -3,12 +3,15 @@ ids in paths, and JSON answers for Django-level 400/403/404/500."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -19,6 +22,7 @@ from banking.errors import (
     NotFound,
     PayloadTooLarge,
     TooManyRequests,
+    ValidationFailed,
 )
 from banking.serializers import IdField
 
@@ -35,6 +39,30 @@ def path_id(value: str, *, not_found: type[NotFound]) -> int:
     if value.isascii() and value.isdigit() and 1 <= int(value) <= IdField.MAX:
         return int(value)
     raise not_found()
+
+
+def query_int(request: Request, name: str, *, default: int | None, low: int, high: int) -> int | None:
+    """A whole-number query parameter within ``low``..``high``, or ``default`` if absent."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not (low <= int(raw) <= high):
+        raise ValidationFailed(f"{name} must be a whole number from {low} to {high}.")
+    return int(raw)
+
+
+def keyset_page(request: Request, rows: list, *, limit: int, cursor: Callable[[Any], int]) -> tuple[list, dict]:
+    """A page of at most ``limit`` rows out of ``rows`` (fetched with one more, to know
+    whether there is a next page) and its headers: ``Link: <...>; rel="next"`` with the
+    same query and ``cursor`` set to the last row's position."""
+    if len(rows) <= limit:
+        return rows, {}
+    rows = rows[:limit]
+    query = request.query_params.copy()
+    query["cursor"] = str(cursor(rows[-1]))
+    query["limit"] = str(limit)
+    next_url = request.build_absolute_uri(request.path) + "?" + urlencode(query)
+    return rows, {"Link": f'<{next_url}>; rel="next"'}
 
 
 # The HTTP status of each kind of domain error; any other ApplicationError is a 400.

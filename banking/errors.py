@@ -65,6 +65,19 @@ class AlreadyReversed(Conflict):
     default_message = "This transaction has already been reversed."
 
 
+class HoldNotFound(NotFound):
+    # Also the answer for someone else's hold, so that hold ids cannot be probed.
+    default_message = "Hold not found."
+
+
+class HoldNotPending(Conflict):
+    """A capture or void of a hold that is no longer pending (captured, voided, expired)."""
+
+    def __init__(self, status: str):
+        super().__init__(f"Hold is {status}: only a PENDING hold can be captured or voided.")
+        self.status = status
+
+
 class IdempotencyConflict(Conflict):
     default_message = (
         "This Idempotency-Key was already used with a different request. "

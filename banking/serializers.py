@@ -65,10 +65,25 @@ class EmailTextField(TextField, serializers.EmailField):
     """An e-mail address: a JSON string, then Django's e-mail validation."""
 
 
-class IdField(serializers.IntegerField):
-    """A database id: a JSON number with no fraction, from 1 to the largest 64-bit id.
-    DRF's IntegerField also takes the strings "5" and "5.0"; JSON (and JSON Schema's
-    "integer") does not tell 5 from 5.0, so both are accepted."""
+class WholeNumberField(serializers.IntegerField):
+    """A JSON number with no fraction, within ``min_value``..``max_value``. DRF's
+    IntegerField also takes the strings "5" and "5.0"; JSON (and JSON Schema's "integer")
+    does not tell 5 from 5.0, so both are accepted."""
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, Decimal) and data.is_finite() and data == data.to_integral_value():
+            data = int(data)
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError(f"{_label(self)} must be a whole number (a JSON integer).")
+        if not self.min_value <= data <= self.max_value:
+            raise serializers.ValidationError(
+                f"{_label(self)} must be a whole number from {self.min_value} to {self.max_value}."
+            )
+        return super().to_internal_value(data)
+
+
+class IdField(WholeNumberField):
+    """A database id: a whole number from 1 to the largest 64-bit id."""
 
     MAX = 2**63 - 1
 
@@ -76,15 +91,6 @@ class IdField(serializers.IntegerField):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", self.MAX)
         super().__init__(**kwargs)
-
-    def to_internal_value(self, data: object) -> int:
-        if isinstance(data, Decimal) and data.is_finite() and data == data.to_integral_value():
-            data = int(data)
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise serializers.ValidationError(f"{_label(self)} must be a whole number (a JSON integer).")
-        if not 1 <= data <= self.MAX:
-            raise serializers.ValidationError(f"{_label(self)} must be a whole number from 1 to {self.MAX}.")
-        return super().to_internal_value(data)
 
 
 AMOUNT_SCHEMA = {
@@ -119,7 +125,10 @@ class MoneyOutputField(serializers.Field):
     """Money in an answer: always a string with two places."""
 
     def __init__(self, **kwargs):
-        kwargs["read_only"] = True
+        # Read-only, which the schema shows as always present; a field that an answer
+        # may leave out (``required=False``) is left writable so that it does not.
+        if kwargs.get("required", True):
+            kwargs["read_only"] = True
         super().__init__(**kwargs)
 
     def to_representation(self, value: Decimal) -> str:

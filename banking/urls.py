@@ -8,12 +8,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.views import AccountHistoryViewSet, AccountStatementViewSet, AccountViewSet
 from banking.health import healthz
-from transactions.views import TransactionViewSet
+from transactions.views import HoldViewSet, TransactionViewSet
 from users.views import AuthViewSet, UserViewSet
 
 # Any path segment: the view answers "Account not found." for one that is no id, exactly
 # as for an id that does not exist (one 404 shape, not a routing miss for "/accounts/abc").
 ID = r"(?P<account_id>[^/]+)"
+HOLD = r"(?P<hold_id>[^/]+)"
 
 
 def api(route: str, view, name: str):
@@ -38,6 +39,11 @@ urlpatterns = [
     api("transactions/deposit", TransactionViewSet.as_view({"post": "deposit"}), "transaction-deposit"),
     api("transactions/withdraw", TransactionViewSet.as_view({"post": "withdraw"}), "transaction-withdraw"),
     api("transactions/transfer", TransactionViewSet.as_view({"post": "transfer"}), "transaction-transfer"),
+    # Before the history route, whose {account_id} would take "holds".
+    api("transactions/holds", HoldViewSet.as_view({"post": "create", "get": "list"}), "hold-list"),
+    api(f"transactions/holds/{HOLD}", HoldViewSet.as_view({"get": "retrieve"}), "hold-detail"),
+    api(f"transactions/holds/{HOLD}/capture", HoldViewSet.as_view({"post": "capture"}), "hold-capture"),
+    api(f"transactions/holds/{HOLD}/void", HoldViewSet.as_view({"post": "void"}), "hold-void"),
     api(f"transactions/{ID}", AccountHistoryViewSet.as_view({"get": "history"}), "transaction-history"),
     api(
         r"transactions/(?P<transaction_id>[^/]+)/reverse",

@@ -140,15 +140,17 @@ def explain_hot_queries(account_id: int, middle: str) -> dict[str, list[str]]:
     return plans
 
 
-def start_gunicorn(port: int, env: dict, args) -> subprocess.Popen:
+def start_gunicorn(port: int, env: dict, args, *, root: Path = ROOT, log_path: Path | None = None) -> subprocess.Popen:
+    """gunicorn serving the tree at ``root`` (this checkout, or another commit's for
+    bench/compare.py), with the worker class serve.sh runs; returns once /healthz answers."""
     command = [PY, "-m", "gunicorn", "banking.wsgi:application", "--bind", f"127.0.0.1:{port}",
                "--workers", str(args.workers), "--worker-class", WORKER_CLASSES[args.worker_class],
                "--log-level", "warning", "--no-control-socket"]
     if args.worker_class != "sync":
         command += ["--threads", str(args.threads), "--keep-alive", "5"]
     # The server's request log (one JSON line per request, as in production) goes to a file.
-    log_file = open(RESULTS / "server.log", "w")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stdout=log_file, stderr=log_file)
+    log_file = open(log_path or RESULTS / "server.log", "w")
+    process = subprocess.Popen(command, cwd=root, env=env, start_new_session=True, stdout=log_file, stderr=log_file)
     import http.client
 
     for _ in range(300):

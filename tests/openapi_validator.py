@@ -16,8 +16,18 @@ seen_operations: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
+_generation_lock = threading.Lock()
+
+
 def schema() -> dict:
+    # Generated once, by one thread: drf-spectacular's generator is not thread-safe, and
+    # the concurrency tests' first requests arrive from many threads at once.
+    with _generation_lock:
+        return _schema()
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict:
     from drf_spectacular.generators import SchemaGenerator
 
     return SchemaGenerator().get_schema(request=None, public=True)

@@ -49,7 +49,8 @@ def test_account_details_show_name_bank_branch_balance(alice, account, fund):
     fund(account, "1000.00")
     response = alice.get(f"/accounts/{account.pk}")
     assert response.status_code == 200
-    assert response.json() == {"name": "Alice Smith", "bank": "Savings Bank", "branch": "Main Branch", "balance": "1000.00"}
+    assert response.json() == {"name": "Alice Smith", "bank": "Savings Bank", "branch": "Main Branch", "balance": "1000.00",
+                               "available_balance": "1000.00"}
 
 
 def test_account_details_name_falls_back_to_username(client_for):
@@ -64,7 +65,7 @@ def test_list_all_shows_only_the_callers_accounts_with_contract_fields(alice, ac
     body = response.json()
     assert len(body) == 1
     assert body[0]["id"] == account.pk
-    assert set(body[0]) == {"id", "user_id", "bank_name", "branch", "created_at"}
+    assert set(body[0]) == {"id", "user_id", "bank_name", "branch", "created_at", "available_balance"}
     assert body[0]["user_id"] == user.pk
 
 
@@ -77,11 +78,11 @@ def test_balance_is_derived_from_the_ledger(alice, account, fund):
     fund(account, "0.50")
     response = alice.get(f"/accounts/{account.pk}/balance")
     assert response.status_code == 200
-    assert response.json() == {"balance": "100.50"}
+    assert response.json() == {"balance": "100.50", "available_balance": "100.50"}
 
 
 def test_balance_of_new_account_is_zero(alice, account):
-    assert alice.get(f"/accounts/{account.pk}/balance").json() == {"balance": "0.00"}
+    assert alice.get(f"/accounts/{account.pk}/balance").json() == {"balance": "0.00", "available_balance": "0.00"}
 
 
 def test_balance_at_an_instant_is_the_balance_as_of_then(alice, account, fund):

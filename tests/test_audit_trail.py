@@ -240,3 +240,10 @@ def test_verify_ledger_reports_a_reversal_that_does_not_mirror_its_original(staf
     reversal_id = reverse(staff, row.pk).json()["reversal_transactions"][0]["id"]
     _tamper("UPDATE transactions_transaction SET amount = 9, balance_after = 1 WHERE id = %s", [reversal_id])
     assert f"reversal entry {reversal_id} does not mirror the entry it reverses" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_an_entry_on_an_account_that_does_not_exist(account, fund, capsys):
+    row = fund(account, "10.00")
+    _tamper("UPDATE transactions_transaction SET account_id = 987654 WHERE id = %s", [row.pk])
+    assert f"entry {row.pk} is on account 987654, which does not exist" in _verify_fails(capsys)

@@ -32,7 +32,7 @@ def test_a_deep_page_is_served_by_a_backward_index_scan(alice, long_history):
 
 def test_balance_and_balance_at_agree_with_the_bulk_history(alice, long_history):
     account = long_history
-    assert alice.get(f"/accounts/{account.pk}/balance").json() == {"balance": f"{ROWS}.00"}
+    assert alice.get(f"/accounts/{account.pk}/balance").json() == {"balance": f"{ROWS}.00", "available_balance": f"{ROWS}.00"}
     middle = Transaction.objects.get(account=account, seq=ROWS // 2)
     at = alice.get(f"/accounts/{account.pk}/balance", {"at": middle.created_at.isoformat()}).json()
     assert at["balance"] == f"{ROWS // 2}.00"

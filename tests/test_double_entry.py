@@ -216,6 +216,43 @@ def test_the_database_refuses_a_refused_posting_of_more_than_one_entry():
 
 
 @pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_an_entry_on_an_account_that_does_not_exist():
+    account = AccountFactory()
+    with pytest.raises(IntegrityError, match="accounts that do not exist"), transaction.atomic():
+        with connection.cursor() as cursor:
+            posting = _insert_posting(cursor, account.user_id)
+            _insert_entry(cursor, posting, account.pk, "CREDIT", "1.00", 1, "1.00", account.user_id)
+            _insert_entry(cursor, posting, 987654, "DEBIT", "1.00", None, None, account.user_id)
+    assert not Transaction.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("statement", ["DELETE FROM accounts_account WHERE id = %s",
+                                       "UPDATE accounts_account SET id = 987654 WHERE id = %s"])
+def test_the_database_keeps_an_account_that_has_entries(account, fund, statement):
+    fund(account, "10.00")
+    with pytest.raises(IntegrityError, match="neither deleted nor renumbered"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [account.pk])
+    assert Account.objects.filter(pk=account.pk).exists()
+
+
+@pytest.mark.postgres
+def test_the_database_keeps_the_system_accounts():
+    with pytest.raises(IntegrityError, match="neither deleted nor renumbered"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM accounts_account WHERE id = %s", [external_funds().pk])
+
+
+@pytest.mark.postgres
+def test_an_account_without_entries_can_still_be_deleted(account):
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM accounts_account WHERE id = %s", [account.pk])
+    assert not Account.objects.filter(pk=account.pk).exists()
+
+
+@pytest.mark.postgres
 def test_postings_are_append_only(account, fund):
     entry = fund(account, "10.00")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():

@@ -80,7 +80,7 @@ def test_existing_rows_become_balanced_postings_and_the_api_answers_the_same(sin
 
     balance_a, history_a = _answers(alice, a)
     balance_b, history_b = _answers(bob, b)
-    assert balance_a == {"balance": "70.00"} and balance_b == {"balance": "0.00"}
+    assert balance_a["balance"] == "70.00" and balance_b["balance"] == "0.00"
     assert [(r["transaction_type"], r["amount"], r["status"]) for r in history_a] == [
         ("REVERSAL", "20.00", "SUCCESS"), ("WITHDRAWAL", "500.00", "FAILED"), ("TRANSFER", "20.00", "SUCCESS"),
         ("WITHDRAWAL", "30.00", "SUCCESS"), ("DEPOSIT", "100.00", "SUCCESS"),

@@ -250,7 +250,7 @@ def test_bearer_is_accepted_as_a_synonym_of_token(api, user, account, fund):
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     response = api.get(f"/accounts/{account.pk}/balance")
     assert response.status_code == 200
-    assert response.json() == {"balance": "12.00"}
+    assert response.json() == {"balance": "12.00", "available_balance": "12.00"}
 
 
 def test_bearer_with_a_wrong_token_is_401(api, account):

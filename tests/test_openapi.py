@@ -66,6 +66,15 @@ def test_every_documented_operation_is_exercised_and_conforms(api, client_for, u
     alice.get(f"/transactions/{account.pk}", {"type": "DEPOSIT"})
     alice.get(f"/accounts/{account.pk}/statement")
     staff.post(f"/transactions/{deposit.pk}/reverse", {}, format="json")
+    captured = alice.post("/transactions/holds", {"account_id": account.pk, "amount": "2.00"}, format="json").json()
+    payable = alice.post("/transactions/holds", {"account_id": account.pk, "amount": "1.00",
+                                                 "to_account_id": other_account.pk}, format="json").json()
+    voided = alice.post("/transactions/holds", {"account_id": account.pk, "amount": "1.00"}, format="json").json()
+    alice.get("/transactions/holds", {"status": "PENDING"})
+    alice.get(f"/transactions/holds/{captured['id']}")
+    alice.post(f"/transactions/holds/{captured['id']}/capture", {"amount": "1.50"}, format="json")
+    alice.post(f"/transactions/holds/{payable['id']}/capture", {}, format="json")
+    alice.post(f"/transactions/holds/{voided['id']}/void")
     alice.post("/auth/logout-all")
     client_for(user).post("/auth/logout")
     documented = {(method, path) for path, item in schema()["paths"].items() for method in item}

@@ -169,7 +169,7 @@ def test_history_lists_rows_newest_first_with_contract_fields(alice, account, ot
     rows = response.json()
     assert [r["transaction_type"] for r in rows] == ["TRANSFER", "WITHDRAWAL", "DEPOSIT"]
     assert [r["amount"] for r in rows] == ["20.00", "30.00", "100.00"]
-    assert all(set(r) == ROW_FIELDS | {"direction", "balance_after", "posting_id"} for r in rows)
+    assert all(set(r) == ROW_FIELDS | {"direction", "balance_after", "posting_id", "hold_id"} for r in rows)
     assert [(r["direction"], r["balance_after"]) for r in rows] == [
         ("DEBIT", "50.00"), ("DEBIT", "70.00"), ("CREDIT", "100.00")
     ]

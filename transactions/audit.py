@@ -81,6 +81,11 @@ CHECKS: list[tuple[str, str]] = [
      SELECT e.{E.id}, e.{E.posting} FROM {LEDGER} e JOIN {POSTINGS} p ON p.{P.id} = e.{E.posting}
       WHERE e.{E.transaction_type} <> p.{P.kind} OR e.{E.status} <> p.{P.status} ORDER BY e.{E.id}""",
      "entry {0} does not match the kind or status of its posting {1}"),
+    # Every entry is on an account that exists (no foreign key holds this: migration 0009).
+    (f"""
+     SELECT e.{E.id}, e.{E.account} FROM {LEDGER} e LEFT JOIN {ACCOUNTS} a ON a.{A.id} = e.{E.account}
+      WHERE a.{A.id} IS NULL ORDER BY e.{E.id}""",
+     "entry {0} is on account {1}, which does not exist"),
     # Running balances are kept on customer accounts, and only there.
     (f"""
      SELECT e.{E.id}, e.{E.account} FROM {LEDGER} e JOIN {ACCOUNTS} a ON a.{A.id} = e.{E.account}

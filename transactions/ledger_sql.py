@@ -26,7 +26,7 @@ from types import SimpleNamespace
 
 from django.db import connection
 
-from transactions.models import Posting, Transaction
+from transactions.models import Hold, HoldStatus, Posting, Transaction
 
 _ACCOUNT = Transaction._meta.get_field("account").related_model
 _USER = _ACCOUNT._meta.get_field("user").related_model
@@ -39,9 +39,10 @@ def _columns(model) -> SimpleNamespace:
     return SimpleNamespace(**{f.name: f.column for f in model._meta.concrete_fields})
 
 
-E, P, A = _columns(Transaction), _columns(Posting), _columns(_ACCOUNT)  # entries, postings, accounts
+E, P, A, H = _columns(Transaction), _columns(Posting), _columns(_ACCOUNT), _columns(Hold)  # entries, postings, ...
 LEDGER = Transaction._meta.db_table
 POSTINGS = Posting._meta.db_table
+HOLDS = Hold._meta.db_table
 USERS = _USER._meta.db_table
 
 
@@ -57,6 +58,20 @@ def head_balance_sql(account_id_column: str) -> str:
 
 
 
+def held_sql(account_id_column: str, *, except_hold: bool = False) -> str:
+    """SQL for what the active holds of the account in ``account_id_column`` reserve: the
+    sum of its PENDING holds not yet expired at the instant given as the first parameter
+    (``%s``; with ``except_hold``, a second parameter names a hold left out: the one
+    being captured). A range probe of the partial index of PENDING holds by expiry, so
+    the cost follows the active holds only, not every hold the account ever had.
+    (``Hold.objects.active`` is the same rule for the ORM.)"""
+    leave_out = f" AND {H.id} <> %s" if except_hold else ""
+    return (
+        f"(SELECT COALESCE(SUM({H.amount}), 0) FROM {HOLDS} WHERE {H.account} = {account_id_column} "
+        f"AND {H.status} = '{HoldStatus.PENDING}' AND {H.expires_at} > %s{leave_out})"
+    )
+
+
 @dataclass(frozen=True)
 class LockedAccount:
     id: int
@@ -66,11 +81,17 @@ class LockedAccount:
 
 @dataclass(frozen=True)
 class LedgerHead:
-    """The newest entry of a customer account's ledger: what the next entry builds on."""
+    """The newest entry of a customer account's ledger: what the next entry builds on;
+    and, when asked for, what the account's active holds reserve (``held``)."""
 
     seq: int
     balance: Decimal
     created_at: datetime | None
+    held: Decimal = Decimal("0.00")
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held
 
 
 EMPTY_HEAD = LedgerHead(seq=0, balance=Decimal("0.00"), created_at=None)
@@ -83,36 +104,58 @@ _POSTING_ATTNAMES = [f.attname for f in _POSTING_FIELDS]
 _ENTRY_ATTNAMES_BUT_POSTING = [f.attname for f in _ENTRY_FIELDS if f.attname != "posting_id"]
 
 
-def lock_accounts(account_ids: list[int]) -> dict[int, LockedAccount]:
+def lock_accounts(account_ids: list[int], *, lock: bool = True) -> dict[int, LockedAccount]:
     """Lock the customer account rows until commit, in ascending id order (so two
     transactions locking the same pair always queue instead of deadlocking). System
     accounts are never locked (nor returned). SQLite has no row locks: its BEGIN
-    IMMEDIATE has already taken the database's single write lock."""
+    IMMEDIATE has already taken the database's single write lock. ``lock=False`` only
+    reads them (an account that must exist but whose ledger is not written)."""
     ids = sorted(set(account_ids))
     placeholders = ", ".join(["%s"] * len(ids))
-    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update else ""
+    row_lock = " FOR UPDATE OF a" if lock and connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT a.id, a.user_id, u.username FROM {ACCOUNTS} a JOIN {USERS} u ON u.id = a.user_id "
-            f"WHERE a.id IN ({placeholders}) ORDER BY a.id{lock}",
+            f"WHERE a.id IN ({placeholders}) ORDER BY a.id{row_lock}",
             ids,
         )
         return {row[0]: LockedAccount(*row) for row in cursor.fetchall()}
 
 
-def ledger_heads(account_ids: list[int]) -> dict[int, LedgerHead]:
+def ledger_heads(
+    account_ids: list[int], *, holds_active_at: datetime | None = None, except_hold: int | None = None
+) -> dict[int, LedgerHead]:
     """The newest entry of each customer account, in one statement: one backward probe
-    of the (account, seq) index per account, whatever the history length."""
+    of the (account, seq) index per account, whatever the history length. With
+    ``holds_active_at``, also what the account's holds active at that instant reserve
+    (leaving out hold ``except_hold``), in the same statement."""
+    if holds_active_at is None:
+        held, held_params = "0", []
+    else:
+        held = held_sql("a.id", except_hold=except_hold is not None)
+        held_params = [holds_active_at] + ([except_hold] if except_hold is not None else [])
+    # One row per account, even one with no entries yet (a LEFT JOIN to its newest entry;
+    # not LATERAL, which SQLite lacks: the id is given twice).
     one = (
-        f"SELECT * FROM (SELECT account_id, seq, balance_after, created_at FROM {LEDGER} "
-        f"WHERE account_id = %s AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1) AS head{{i}}"
+        f"SELECT a.id, head.seq, head.balance_after, head.created_at, {held} FROM {ACCOUNTS} a "
+        f"LEFT JOIN (SELECT seq, balance_after, created_at FROM {LEDGER} "
+        f"WHERE account_id = %s AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1) head ON 1 = 1 WHERE a.id = %s"
     )
-    sql = " UNION ALL ".join(one.format(i=i) for i in range(len(account_ids)))
+    sql = " UNION ALL ".join([one] * len(account_ids))
+    params = []
+    for account_id in account_ids:
+        params += held_params + [account_id, account_id]
     heads = dict.fromkeys(account_ids, EMPTY_HEAD)
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(account_ids))
-        for account_id, seq, balance, created_at in cursor.fetchall():
-            heads[account_id] = LedgerHead(seq, _convert("balance_after", balance), _convert("created_at", created_at))
+        cursor.execute(sql, params)
+        for account_id, seq, balance, created_at, held_amount in cursor.fetchall():
+            held_amount = _convert("amount", held_amount)
+            if seq is None:
+                heads[account_id] = LedgerHead(0, EMPTY_HEAD.balance, None, held_amount)
+            else:
+                heads[account_id] = LedgerHead(
+                    seq, _convert("balance_after", balance), _convert("created_at", created_at), held_amount
+                )
     return heads
 
 
@@ -173,18 +216,21 @@ def _entry_casts() -> tuple[str, ...]:
     return tuple(f"CAST(%s AS {f.cast_db_type(connection)})" for f in _ENTRY_FIELDS)
 
 
-def owned_balance(*, account_id: int, user_id: int) -> Decimal | None:
-    """The balance of an account the user owns, or None (missing or someone else's), in
-    one statement: the ownership check and the newest entry's running balance."""
+def owned_balance(*, account_id: int, user_id: int, at: datetime) -> tuple[Decimal, Decimal] | None:
+    """The posted balance of an account the user owns and what its holds active at
+    ``at`` reserve, or None (missing or someone else's), in one statement: the ownership
+    check, the newest entry's running balance and the active holds."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT a.id, {head_balance_sql('a.id')} FROM {ACCOUNTS} a WHERE a.id = %s AND a.user_id = %s",
-            [account_id, user_id],
+            f"SELECT a.id, {head_balance_sql('a.id')}, {held_sql('a.id')} FROM {ACCOUNTS} a "
+            f"WHERE a.id = %s AND a.user_id = %s",
+            [at, account_id, user_id],
         )
         row = cursor.fetchone()
     if row is None:
         return None
-    return _convert("balance_after", row[1]) if row[1] is not None else Decimal("0.00")
+    balance = _convert("balance_after", row[1]) if row[1] is not None else Decimal("0.00")
+    return balance, _convert("amount", row[2])
 
 
 @cache

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from banking.money import MoneyField
 
@@ -25,6 +25,9 @@ class Kind(models.TextChoices):
     TRANSFER = "TRANSFER"
     # A correction posted by staff: the opposite movement of an earlier posting.
     REVERSAL = "REVERSAL"
+    # A refused hold (insufficient available balance), recorded like a refused withdrawal.
+    # A hold that is granted moves no money; its capture is a WITHDRAWAL or a TRANSFER.
+    HOLD = "HOLD"
 
 
 class Status(models.TextChoices):
@@ -59,13 +62,22 @@ class Posting(models.Model):
     created_at = models.DateTimeField()
     idempotency_key = models.CharField(max_length=255, blank=True, help_text="The client's Idempotency-Key, if any.")
     # For a REVERSAL: the posting it reverses. One-to-one, so a posting is reversed once.
+    # (References between ledger rows are checked at commit by the posting's trigger, not
+    # by foreign keys: each key is an event queued and run at commit for every row, set
+    # or not, and the rows they point at can never be deleted. Migration 0009.)
     reversal_of = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", db_constraint=False
     )
+    # For the capture of a hold: the hold it captures. One-to-one: a hold is captured once.
+    hold = models.OneToOneField("Hold", on_delete=models.PROTECT, null=True, blank=True, related_name="capture")
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=Kind.values), name="posting_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(hold__isnull=True) | Q(kind__in=[Kind.WITHDRAWAL, Kind.TRANSFER], status=Status.SUCCESS),
+                name="posting_capture_moves_money",
+            ),
             models.CheckConstraint(condition=Q(status__in=Status.values), name="posting_status_valid"),
             models.CheckConstraint(
                 condition=Q(kind=Kind.REVERSAL, reversal_of__isnull=False)
@@ -96,8 +108,19 @@ class Transaction(models.Model):
     Status = Status
     Direction = Direction
 
-    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="transactions")
+    # No database foreign keys on entries (migration 0009): the commit-time check of each
+    # posting verifies its entries' posting, account, initiator and reversed entry, and
+    # none of those rows can be deleted (append-only ledger; accounts with entries are
+    # kept by a trigger). A key on the account would lock the system account's row on
+    # every deposit; each key would queue an event per row, run at commit.
+    posting = models.ForeignKey(
+        Posting, on_delete=models.PROTECT, related_name="entries", db_constraint=False, db_index=False
+    )
+    # No index of its own either: every system leg would land on one page (one key value).
+    # Customer reads use the partial indexes below.
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, related_name="transactions", db_constraint=False, db_index=False
+    )
     seq = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Position in a customer account's ledger, from 1 (none on system accounts)."
     )
@@ -110,10 +133,13 @@ class Transaction(models.Model):
     balance_after = MoneyField(null=True, blank=True)
     note = models.CharField(max_length=512, blank=True)
     created_at = models.DateTimeField()
-    initiated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Always the posting's initiator (checked at commit; the posting's key guards the user).
+    initiated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     # For a REVERSAL entry: the entry it reverses. One-to-one, so an entry is reversed once.
     reversal_of = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", db_constraint=False
     )
 
     class Meta:
@@ -159,6 +185,103 @@ class Transaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.transaction_type} {self.direction} {self.amount} on account {self.account_id} ({self.status})"
+
+
+class HoldStatus(models.TextChoices):
+    PENDING = "PENDING"  # reserving its amount until expires_at
+    CAPTURED = "CAPTURED"
+    VOIDED = "VOIDED"
+    # Never stored by a request: a PENDING hold past its expires_at reads as EXPIRED (and
+    # has stopped reserving at that instant, whether or not anything has written it down).
+    EXPIRED = "EXPIRED"
+
+
+class HoldQuerySet(models.QuerySet):
+    def active(self, at) -> "HoldQuerySet":
+        """Holds reserving funds at instant ``at`` (``ledger_sql.held_sql`` is the same
+        rule in SQL)."""
+        return self.filter(status=HoldStatus.PENDING, expires_at__gt=at)
+
+    def with_status(self, status: str, at) -> "HoldQuerySet":
+        """Holds that read ``status`` at instant ``at`` (EXPIRED and PENDING by the clock)."""
+        if status == HoldStatus.PENDING:
+            return self.active(at)
+        if status == HoldStatus.EXPIRED:
+            return self.filter(Q(status=HoldStatus.PENDING, expires_at__lte=at) | Q(status=HoldStatus.EXPIRED))
+        return self.filter(status=status)
+
+
+class Hold(models.Model):
+    """Funds reserved on a customer account: authorized now, captured (moved, in whole or
+    part) or voided later, or left to expire. A hold moves no money; it lowers the
+    account's *available* balance (posted balance minus the amounts of its active holds)
+    while it is active, i.e. PENDING and not past ``expires_at``. Its capture is one
+    posting (``Posting.hold``): a withdrawal, or a transfer to ``to_account``.
+
+    Holds are state, not ledger: ``status`` changes once, from PENDING, under the lock of
+    the account it reserves on (``transactions.services``)."""
+
+    Status = HoldStatus
+
+    objects = HoldQuerySet.as_manager()
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="holds", db_index=False)
+    # The payee, if any: the capture is a transfer to it, and its owner may capture or void.
+    to_account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="incoming_holds",
+        db_index=False,
+    )
+    amount = MoneyField()
+    captured_amount = MoneyField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=HoldStatus.choices, default=HoldStatus.PENDING)
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    initiated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    # Who captured or voided it, and when.
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
+            models.CheckConstraint(condition=Q(status__in=HoldStatus.values), name="hold_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status=HoldStatus.CAPTURED, captured_amount__gt=0, captured_amount__lte=F("amount"))
+                | (~Q(status=HoldStatus.CAPTURED) & Q(captured_amount__isnull=True)),
+                name="hold_captured_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=HoldStatus.PENDING, resolved_at__isnull=True)
+                | (~Q(status=HoldStatus.PENDING) & Q(resolved_at__isnull=False)),
+                name="hold_resolved_when_not_pending",
+            ),
+            models.CheckConstraint(condition=Q(expires_at__gt=F("created_at")), name="hold_expires_after_creation"),
+            models.CheckConstraint(condition=~Q(to_account=F("account")), name="hold_payee_is_another_account"),
+        ]
+        indexes = [
+            # What reserves funds: only PENDING holds are indexed, by expiry, so that the
+            # available balance is a range probe over the active ones whatever the number
+            # of holds the account has had (resolved ones leave the index; expired ones
+            # sit before the probe's start).
+            models.Index(fields=["account", "expires_at"], condition=Q(status=HoldStatus.PENDING),
+                         name="hold_active_idx"),
+            models.Index(fields=["account", "id"], name="hold_account_idx"),
+            models.Index(fields=["to_account", "id"], condition=Q(to_account__isnull=False), name="hold_payee_idx"),
+        ]
+
+    def status_at(self, now) -> str:
+        """The status as of ``now``: a PENDING hold past its expiry reads EXPIRED."""
+        if self.status == HoldStatus.PENDING and self.expires_at <= now:
+            return HoldStatus.EXPIRED
+        return self.status
+
+    def __str__(self) -> str:
+        return f"hold {self.pk}: {self.amount} on account {self.account_id} ({self.status})"
 
 
 class IdempotencyKey(models.Model):

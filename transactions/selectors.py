@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Case, DecimalField, F, QuerySet, Sum, When
+from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, When
+from django.utils import timezone
 
 from banking.errors import AccountNotFound, ValidationFailed
 from banking.money import CENT, ZERO
-from transactions.ledger_sql import ledger_heads, owned_balance
-from transactions.models import Direction, Transaction
+from transactions.ledger_sql import ledger_heads, lock_accounts, owned_balance
+from transactions.models import Direction, Hold, Transaction
 from users.models import User
 
 
@@ -26,13 +27,31 @@ def balance_get(*, account_id: int) -> Decimal:
     return ledger_heads([account_id])[account_id].balance
 
 
-def owned_balance_get(*, user: User, account_id: int) -> Decimal:
-    """The balance of the caller's own account (one statement); another user's account
+@dataclass(frozen=True)
+class Balances:
+    """An account's posted balance (its ledger's) and available balance (less what its
+    active holds reserve)."""
+
+    balance: Decimal
+    available_balance: Decimal
+
+
+def balances_get(*, account_ids: list[int]) -> dict[int, Balances]:
+    """Posted and available balances of customer accounts, in one statement."""
+    if not account_ids:
+        return {}
+    heads = ledger_heads(account_ids, holds_active_at=timezone.now())
+    return {account_id: Balances(head.balance, head.available) for account_id, head in heads.items()}
+
+
+def owned_balance_get(*, user: User, account_id: int) -> Balances:
+    """The balances of the caller's own account (one statement); another user's account
     is "not found", like a missing one."""
-    balance = owned_balance(account_id=account_id, user_id=user.pk)
-    if balance is None:
+    found = owned_balance(account_id=account_id, user_id=user.pk, at=timezone.now())
+    if found is None:
         raise AccountNotFound()
-    return balance
+    balance, held = found
+    return Balances(balance, balance - held)
 
 
 def balance_at(*, account_id: int, at: datetime, inclusive: bool = True) -> Decimal:
@@ -95,7 +114,8 @@ def history_page(
         rows = rows.filter(seq__lt=before_seq)
     if filters is not None:
         rows = filters.apply(rows)
-    return list(rows.order_by("-seq")[:limit])
+    # hold_id: the posting's (one primary-key probe per row of the page).
+    return list(rows.annotate(hold_id=F("posting__hold_id")).order_by("-seq")[:limit])
 
 
 @dataclass(frozen=True)
@@ -132,3 +152,44 @@ def statement_get(*, account_id: int, period_from: datetime, period_to: datetime
     credits = sum((row.amount for row in rows if row.direction == Direction.CREDIT), ZERO)
     debits = sum((row.amount for row in rows if row.direction == Direction.DEBIT), ZERO)
     return Statement(account_id, period_from, period_to, opening, closing, credits, debits, rows)
+
+
+# --- holds ---------------------------------------------------------------------------
+
+def holds_present(holds: list[Hold], *, viewer: User, available: Decimal | None = None) -> list[Hold]:
+    """Set what the API shows of each hold beside its columns: its status now (EXPIRED
+    past its expiry), and the held account's available balance, for its owner and staff
+    only (``available`` when the caller already knows it; else one statement for all)."""
+    now = timezone.now()
+    shown = {h.account_id for h in holds if viewer.is_staff or h.account.user_id == viewer.pk}
+    balances = {} if available is not None else balances_get(account_ids=sorted(shown))
+    for hold in holds:
+        hold.current_status = hold.status_at(now)
+        if hold.account_id not in shown:
+            hold.available_balance = None
+        else:
+            hold.available_balance = available if available is not None else balances[hold.account_id].available_balance
+    return holds
+
+
+def holds_page(
+    *, viewer: User, limit: int, account_id: int | None = None, status: str | None = None,
+    before_id: int | None = None,
+) -> list[Hold]:
+    """Holds the viewer may see (on their accounts, or payable to them; staff: all),
+    newest first, keyset-paged on id; ``account_id`` narrows to holds on or payable to
+    that account, ``status`` to holds that read so now."""
+    if account_id is not None:
+        found = lock_accounts([account_id], lock=False).get(account_id)  # a read: nothing is locked
+        if found is None or not (viewer.is_staff or found.user_id == viewer.pk):
+            raise AccountNotFound()
+    holds = Hold.objects.select_related("account", "to_account")
+    if not viewer.is_staff:
+        holds = holds.filter(Q(account__user=viewer) | Q(to_account__user=viewer))
+    if account_id is not None:
+        holds = holds.filter(Q(account_id=account_id) | Q(to_account_id=account_id))
+    if status is not None:
+        holds = holds.with_status(status, timezone.now())
+    if before_id is not None:
+        holds = holds.filter(id__lt=before_id)
+    return list(holds.order_by("-id")[:limit])

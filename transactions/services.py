@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -32,6 +33,8 @@ from banking.errors import (
     AlreadyReversed,
     ApplicationError,
     BalanceLimitExceeded,
+    HoldNotFound,
+    HoldNotPending,
     InsufficientFunds,
     NotReversible,
     SameAccountTransfer,
@@ -41,7 +44,17 @@ from banking.errors import (
 from banking.money import MAX_BALANCE, format_money, validate_amount
 from banking.text import has_invisible_characters
 from transactions.ledger_sql import LedgerHead, LockedAccount, insert_posting, ledger_heads, lock_accounts
-from transactions.models import EXTERNAL_FUNDS, Direction, Kind, Posting, Status, Transaction, system_account_id
+from transactions.models import (
+    EXTERNAL_FUNDS,
+    Direction,
+    Hold,
+    HoldStatus,
+    Kind,
+    Posting,
+    Status,
+    Transaction,
+    system_account_id,
+)
 from users.models import User
 
 NOTE_MAX_LENGTH = 255
@@ -83,20 +96,28 @@ def posting_create(
     record_refusal: bool = True,
     reversal_of: Posting | None = None,
     idempotency_key: str = "",
+    capturing: Hold | None = None,
 ) -> PostingResult:
     """Move money: one posting whose legs sum to zero, or, when a debited account's
-    balance does not cover its leg, a refused posting.
+    available balance (posted balance less its active holds) does not cover its leg, a
+    refused posting.
 
     ``authorize(locked)`` runs once the customer accounts are locked (ownership checks);
     a customer account that does not exist is ``AccountNotFound``. A refusal for
     insufficient funds is recorded (a FAILED posting with one entry on the account that
     lacked the funds, moving nothing) when ``record_refusal``, and raised as
-    ``InsufficientFunds`` after its transaction commits."""
+    ``InsufficientFunds`` after its transaction commits.
+
+    ``capturing``: the posting captures this hold. The hold is locked after the accounts
+    (always in that order: no deadlock with another capture or a void), must still be
+    PENDING at the posting's time, stops reserving as the posting takes its money, and is
+    marked CAPTURED in the same transaction."""
     if sum(leg.amount for leg in legs) != 0 or len(legs) < 2:
         raise ValueError("a posting's legs must be at least two and sum to zero")
     for leg in legs:
         validate_amount(abs(leg.amount))
     customer_ids = sorted({leg.account_id for leg in legs if leg.account_id is not None})
+    debits = any(leg.amount < 0 for leg in legs if leg.account_id is not None)
 
     def work() -> tuple[PostingResult, ApplicationError | None]:
         locked = lock_accounts(customer_ids)
@@ -104,26 +125,28 @@ def posting_create(
             authorize(locked)
         if len(locked) != len(customer_ids):
             raise AccountNotFound()
-        heads = ledger_heads(customer_ids)
+        hold = _hold_lock(capturing.pk) if capturing is not None else None
+        # Holds matter only to debits: a deposit reads no holds.
+        heads = ledger_heads(customer_ids, holds_active_at=timezone.now() if debits else None,
+                             except_hold=hold.pk if hold is not None else None)
         now = _posting_time(heads.values())
+        if hold is not None:
+            _require_pending(hold, now)
         for account_id in customer_ids:
             change = sum(leg.amount for leg in legs if leg.account_id == account_id)
-            balance = heads[account_id].balance
-            if balance + change < 0:  # the one funds check
-                error = InsufficientFunds(
-                    f"Insufficient balance: available {format_money(balance)}, requested {format_money(-change)}."
-                )
+            error = _funds_check(heads[account_id], change, "Insufficient balance")
+            if error is not None:
                 if not record_refusal:
                     raise error
-                return _refusal(kind, legs, account_id, -change, locked, heads, initiated_by, note, now,
-                                idempotency_key), error
-            if balance + change > MAX_BALANCE:
+                return _refusal(kind, account_id, -change, _debit_note(legs, account_id), locked, heads[account_id],
+                                initiated_by, note, now, idempotency_key), error
+            if heads[account_id].balance + change > MAX_BALANCE:
                 raise BalanceLimitExceeded(
                     f"This {kind.lower()} would take the balance of account {account_id} over the maximum "
                     f"an account may hold."
                 )
         posting = Posting(kind=kind, status=Status.SUCCESS, note=note, initiated_by=initiated_by, created_at=now,
-                          idempotency_key=idempotency_key, reversal_of=reversal_of)
+                          idempotency_key=idempotency_key, reversal_of=reversal_of, hold=hold)
         running = {account_id: heads[account_id] for account_id in customer_ids}
         entries = []
         for leg in legs:
@@ -131,9 +154,12 @@ def posting_create(
             if leg.account_id is not None:
                 head = running[leg.account_id]
                 entry.seq, entry.balance_after = head.seq + 1, head.balance + leg.amount
-                running[leg.account_id] = LedgerHead(entry.seq, entry.balance_after, now)
+                running[leg.account_id] = LedgerHead(entry.seq, entry.balance_after, now, head.held)
             entries.append(entry)
         insert_posting(posting, entries)
+        if hold is not None:
+            captured = -sum(leg.amount for leg in legs if leg.account_id == hold.account_id)
+            _hold_resolve(hold, HoldStatus.CAPTURED, now, initiated_by, captured_amount=captured)
         return PostingResult(posting, entries), None
 
     result, error = run_in_transaction(work)
@@ -142,14 +168,25 @@ def posting_create(
     return result
 
 
-def _refusal(kind, legs, account_id, requested, locked, heads, initiated_by, note, now, idempotency_key):
+def _funds_check(head: LedgerHead, change: Decimal, message: str) -> InsufficientFunds | None:
+    """The one funds check: a debit must be covered by the available balance (the posted
+    balance less what active holds reserve), so that the posted balance always covers
+    the active holds."""
+    if head.available + change >= 0:
+        return None
+    return InsufficientFunds(f"{message}: available {format_money(head.available)}, requested {format_money(-change)}.")
+
+
+def _debit_note(legs: list[Leg], account_id: int) -> str | Callable[[Locked], str]:
+    return next(leg.note for leg in legs if leg.account_id == account_id and leg.amount < 0)
+
+
+def _refusal(kind, account_id, requested, leg_note, locked, head, initiated_by, note, now, idempotency_key):
     """The record of a refused attempt: one FAILED entry on the account that lacked the
     funds, for the amount asked, leaving its balance as it was."""
     posting = Posting(kind=kind, status=Status.FAILED, note=note, initiated_by=initiated_by, created_at=now,
                       idempotency_key=idempotency_key)
-    leg = next(leg for leg in legs if leg.account_id == account_id and leg.amount < 0)
-    entry = _entry(posting, Leg(amount=-requested, account_id=account_id, note=leg.note), locked, initiated_by, now)
-    head = heads[account_id]
+    entry = _entry(posting, Leg(amount=-requested, account_id=account_id, note=leg_note), locked, initiated_by, now)
     entry.seq, entry.balance_after = head.seq + 1, head.balance
     insert_posting(posting, [entry])
     return PostingResult(posting, [entry])
@@ -301,6 +338,147 @@ def reversal_create(*, transaction_id: int, note: str = "", initiated_by: User) 
     except InsufficientFunds as exc:
         raise InsufficientFunds(f"Reversal refused: it would overdraw an account. {exc.message}") from None
     return [e for e in result.entries if e.seq is not None]
+
+
+# --- holds: authorize now, capture or void later ------------------------------------
+
+HOLD_DEFAULT_EXPIRY = timedelta(days=7)
+HOLD_MIN_EXPIRY = timedelta(seconds=1)
+HOLD_MAX_EXPIRY = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    hold: Hold
+    available_balance: Decimal  # of the held account, just after the change
+
+
+def hold_create(
+    *, account_id: int, amount: Decimal, note: str = "", to_account_id: int | None = None,
+    expires_in: timedelta = HOLD_DEFAULT_EXPIRY, initiated_by: User, owner: User | None, idempotency_key: str = "",
+) -> HoldResult:
+    """Reserve ``amount`` of the account's available balance until ``expires_in`` from
+    now, for a later capture (a withdrawal, or a transfer to ``to_account_id``) or void.
+    Under the account's lock, like a withdrawal; a refusal is recorded like a refused
+    withdrawal (a FAILED posting of kind HOLD) and raised as ``InsufficientFunds``."""
+    amount, note = validate_amount(amount), _clean_note(note)
+    if not HOLD_MIN_EXPIRY <= expires_in <= HOLD_MAX_EXPIRY:
+        raise ValidationFailed(
+            f"expires_in must be from {int(HOLD_MIN_EXPIRY.total_seconds())} to "
+            f"{int(HOLD_MAX_EXPIRY.total_seconds())} seconds."
+        )
+
+    def work() -> tuple[HoldResult | PostingResult, ApplicationError | None]:
+        locked = lock_accounts([account_id])
+        _owned_by(owner, account_id)(locked)
+        if to_account_id is not None:
+            if to_account_id == account_id:
+                raise ValidationFailed("A hold's payee must be another account.")
+            if not lock_accounts([to_account_id], lock=False):  # read only: its ledger is not written
+                raise AccountNotFound("Destination account not found.")
+        head = ledger_heads([account_id], holds_active_at=timezone.now())[account_id]
+        now = _posting_time([head])
+        error = _funds_check(head, -amount, "Insufficient available balance")
+        if error is not None:
+            return _refusal(Kind.HOLD, account_id, amount, note, locked, head, initiated_by, note, now,
+                            idempotency_key), error
+        hold = Hold.objects.create(
+            account_id=account_id, to_account_id=to_account_id, amount=amount, note=note, created_at=now,
+            expires_at=now + expires_in, initiated_by=initiated_by, idempotency_key=idempotency_key,
+        )
+        return HoldResult(hold, head.available - amount), None
+
+    result, error = run_in_transaction(work)
+    if error is not None:
+        raise error
+    return result
+
+
+@dataclass(frozen=True)
+class HoldCaptureResult:
+    hold: Hold
+    posting: PostingResult
+
+
+def hold_capture(
+    *, hold_id: int, amount: Decimal | None = None, note: str = "", actor: User, idempotency_key: str = "",
+) -> HoldCaptureResult:
+    """Move the held money, all of it or less (the rest is released at once): a
+    withdrawal from the held account, or a transfer to the hold's payee. One capture per
+    hold; an expired, captured or voided hold is ``HoldNotPending``."""
+    hold = hold_get_for_actor(hold_id=hold_id, actor=actor)
+    amount = hold.amount if amount is None else validate_amount(amount)
+    if amount > hold.amount:
+        raise ValidationFailed(
+            f"Cannot capture {format_money(amount)}: the hold is for {format_money(hold.amount)}."
+        )
+    note = _clean_note(note)
+    entry_note = _join_note(f"Capture of hold {hold.pk}", note or hold.note)
+    if hold.to_account_id is None:
+        kind = Kind.WITHDRAWAL
+        legs = [Leg(-amount, account_id=hold.account_id, note=entry_note),
+                Leg(amount, system_code=EXTERNAL_FUNDS, note=entry_note)]
+    else:
+        kind, payer, payee = Kind.TRANSFER, hold.account_id, hold.to_account_id
+        legs = [
+            Leg(-amount, account_id=payer,
+                note=lambda locked: _join_note(f"Transfer to {locked[payee].username}", entry_note)),
+            Leg(amount, account_id=payee,
+                note=lambda locked: _join_note(f"Transfer from {locked[payer].username}", entry_note)),
+        ]
+    result = posting_create(
+        kind=kind, legs=legs, initiated_by=actor, note=note or hold.note, record_refusal=False,
+        capturing=hold, idempotency_key=idempotency_key,
+    )
+    hold.refresh_from_db()
+    return HoldCaptureResult(hold, result)
+
+
+def hold_void(*, hold_id: int, actor: User) -> Hold:
+    """Release a pending hold: it stops reserving at once. An expired, captured or
+    voided hold is ``HoldNotPending``. (Locks the hold only: a void can only make more
+    money available, so it need not queue behind the account's movements.)"""
+    hold_get_for_actor(hold_id=hold_id, actor=actor)
+
+    def work() -> Hold:
+        hold = _hold_lock(hold_id)
+        now = timezone.now()
+        _require_pending(hold, now)
+        _hold_resolve(hold, HoldStatus.VOIDED, now, actor)
+        return hold
+
+    return run_in_transaction(work)
+
+
+def hold_get_for_actor(*, hold_id: int, actor: User) -> Hold:
+    """The hold, if ``actor`` may see and act on it: the owner of the held account, the
+    owner of its payee account, or staff. Anyone else gets ``HoldNotFound``, exactly like
+    for a hold that does not exist."""
+    hold = Hold.objects.filter(pk=hold_id).select_related("account", "to_account").first()
+    if hold is None or not hold_visible_to(hold, actor):
+        raise HoldNotFound()
+    return hold
+
+
+def hold_visible_to(hold: Hold, user: User) -> bool:
+    if user.is_staff:
+        return True
+    return hold.account.user_id == user.pk or (hold.to_account is not None and hold.to_account.user_id == user.pk)
+
+
+def _hold_lock(hold_id: int) -> Hold:
+    return Hold.objects.select_for_update().get(pk=hold_id)
+
+
+def _require_pending(hold: Hold, now) -> None:
+    status = hold.status_at(now)
+    if status != HoldStatus.PENDING:
+        raise HoldNotPending(status)
+
+
+def _hold_resolve(hold: Hold, status: str, now, actor: User, *, captured_amount: Decimal | None = None) -> None:
+    hold.status, hold.resolved_at, hold.resolved_by, hold.captured_amount = status, now, actor, captured_amount
+    hold.save(update_fields=["status", "resolved_at", "resolved_by", "captured_amount"])
 
 
 # --- helpers -------------------------------------------------------------------------

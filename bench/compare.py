@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""A change against the commit before it, measured in one run on one cluster.
+
+    bash bench/compare.sh [BASE] [--rounds 3] [--duration 8] [--ops transfer,deposit,withdraw]
+
+BASE (default ``HEAD~1``) is any git revision; the other side is this working tree as it
+is (uncommitted edits included). Both sides get their own database in one throwaway
+PostgreSQL cluster (durable, as in bench/run.py), migrated and loaded by their own code
+(100 users with one funded account each), and
+their own gunicorn with identical settings. Only one side is driven at a time, by this
+tree's load generator, and the rounds alternate which side goes first, so that a drift
+of the machine (other load, caches, the cluster's growing tables) falls on both sides.
+Prints each side's median ops/s per operation and their ratio, with every round's
+figures; writes bench/results/compare.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from pg_throwaway import free_port, throwaway_postgres  # noqa: E402
+from run import PY, RESULTS, WORKER_CLASSES, drive, log, pgbench, start_gunicorn  # noqa: E402
+
+# Run inside a tree (cwd), with that tree's code: migrate its database and load 100 users
+# with one funded account and a token each. Written against what both sides of a compare
+# share (the models' save(), deposit_create, token_issue) rather than either bench's own
+# loader, which may rely on what the other side lacks.
+LOADER = """
+import json, sys
+from decimal import Decimal
+sys.path.insert(0, "bench")
+import run
+run.setup_django(sys.argv[1], sys.argv[2])
+from django.contrib.auth.hashers import make_password
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from accounts.models import Account
+from transactions import services
+from users.models import User
+from users.services import token_issue
+password = make_password("bench")  # hashed once
+fixtures = []
+for i in range(int(sys.argv[3])):
+    user = User(username=f"bench{i}", password=password)
+    user.save()
+    account = Account.objects.create(user=user, bank_name="Bench Bank", branch=f"B{i % 7}")
+    services.deposit_create(account_id=account.pk, amount=Decimal("1000000.00"), note="bench funding",
+                            initiated_by=user, owner=user)
+    fixtures.append({"account_id": account.pk, "token": token_issue(user=user)[1]})
+print(json.dumps(fixtures))
+"""
+
+
+def export_tree(revision: str, target: Path) -> str:
+    """The tree of ``revision`` unpacked into ``target``; returns its short commit id."""
+    commit = subprocess.run(["git", "rev-parse", "--short", revision], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return commit
+
+
+def database_url(cluster_url: str, name: str) -> str:
+    return cluster_url.rsplit("/", 1)[0] + "/" + name
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("base", nargs="?", default="HEAD~1", help="git revision to compare against")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
+    parser.add_argument("--ops", default="transfer,deposit,withdraw")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--accounts", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--worker-class", default="buffering", choices=list(WORKER_CLASSES))
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (not sync)")
+    args = parser.parse_args()
+    ops = args.ops.split(",")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(40)
+
+    with tempfile.TemporaryDirectory() as tmp, throwaway_postgres(durable=True) as cluster:
+        base_root = Path(tmp) / "base"
+        base_root.mkdir()
+        base_commit = export_tree(args.base, base_root)
+        sides = {f"base {base_commit}": base_root, "this tree": ROOT}
+        log(f"PostgreSQL: {cluster}\ncomparing {' against '.join(reversed(list(sides)))}")
+        servers, urls, fixture_files = [], {}, {}
+        try:
+            for index, (name, root) in enumerate(sides.items()):
+                url = database_url(cluster, f"side{index}")
+                subprocess.run([PY, "-c", f"import psycopg2; c = psycopg2.connect({cluster!r}); c.autocommit = True; "
+                                f"c.cursor().execute('CREATE DATABASE side{index}')"], check=True)
+                fixtures = subprocess.run([PY, "-c", LOADER, url, secret, str(args.accounts)], cwd=root,
+                                          check=True, capture_output=True, text=True).stdout
+                fixture_files[name] = Path(tmp) / f"fixtures{index}.json"
+                fixture_files[name].write_text(fixtures.strip().splitlines()[-1])
+                env = {**os.environ, "DATABASE_URL": url, "DJANGO_ENV": "production", "SECRET_KEY": secret,
+                       "ALLOWED_HOSTS": "127.0.0.1,localhost", "CONN_MAX_AGE": "600",
+                       "WRITE_THROTTLE_RATE": "off", "SECURE_SSL_REDIRECT": "0"}
+                port = free_port()
+                servers.append(start_gunicorn(port, env, args, root=root,
+                                              log_path=RESULTS / f"compare-server{index}.log"))
+                urls[name] = f"http://127.0.0.1:{port}"
+                drive(urls[name], fixture_files[name], "balance", concurrency=args.concurrency, duration=2)
+
+            samples: dict[str, dict[str, list[float]]] = {op: {name: [] for name in sides} for op in ops}
+            errors = 0
+            log(f"\n== {args.rounds} rounds, {args.concurrency} clients, {args.duration:.0f} s per measurement")
+            for round_index in range(args.rounds):
+                order = list(sides) if round_index % 2 == 0 else list(reversed(list(sides)))
+                for op in ops:
+                    for name in order:
+                        r = drive(urls[name], fixture_files[name], op, concurrency=args.concurrency,
+                                  duration=args.duration)
+                        samples[op][name].append(r["ops_per_s"])
+                        errors += r["errors"]
+                        log(f"round {round_index + 1}  {op:<10} {name:<16} {r['ops_per_s']:>7.0f} ops/s  "
+                            f"p99 {r['p99_ms']:.0f} ms  errors {r['errors']}")
+            prepared = pgbench(cluster, clients=args.concurrency, duration=args.duration, protocol="prepared")
+        finally:
+            for server in servers:
+                server.terminate()
+                server.wait(timeout=20)
+
+    base_name, head_name = list(sides)
+    result = {"base": base_commit, "rounds": args.rounds, "duration_s": args.duration,
+              "pgbench_prepared_tps": prepared, "ops": {}}
+    log(f"\n== median ops/s ({base_name} -> this tree); pgbench prepared {prepared:.0f} tps on the same cluster")
+    for op in ops:
+        base_median = statistics.median(samples[op][base_name])
+        head_median = statistics.median(samples[op][head_name])
+        result["ops"][op] = {"base": samples[op][base_name], "head": samples[op][head_name],
+                             "ratio": round(head_median / base_median, 3)}
+        log(f"{op:<10} {base_median:>7.0f} -> {head_median:>7.0f}   {head_median / base_median:.2f}x")
+    (RESULTS / "compare.json").write_text(json.dumps(result, indent=2))
+    log(f"wrote {RESULTS / 'compare.json'}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
