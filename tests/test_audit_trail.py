@@ -247,3 +247,34 @@ def test_verify_ledger_reports_an_entry_on_an_account_that_does_not_exist(accoun
     row = fund(account, "10.00")
     _tamper("UPDATE transactions_transaction SET account_id = 987654 WHERE id = %s", [row.pk])
     assert f"entry {row.pk} is on account 987654, which does not exist" in _verify_fails(capsys)
+
+
+def _captured_hold(client, account) -> int:
+    held = client.post("/transactions/holds", {"account_id": account.pk, "amount": "8.00"}, format="json").json()
+    client.post(f"/transactions/holds/{held['id']}/capture", {"amount": "5.00"}, format="json")
+    return held["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_a_captured_hold_without_its_capture_posting(alice, account, fund, capsys):
+    fund(account, "10.00")
+    hold_id = alice.post("/transactions/holds", {"account_id": account.pk, "amount": "8.00"}, format="json").json()["id"]
+    _tamper("UPDATE transactions_hold SET status = 'CAPTURED', captured_amount = 8, resolved_at = created_at "
+            "WHERE id = %s", [hold_id])
+    assert f"hold {hold_id} (CAPTURED) has 0 capture postings" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_a_capture_that_does_not_take_the_captured_amount(alice, account, fund, capsys):
+    fund(account, "10.00")
+    hold_id = _captured_hold(alice, account)
+    _tamper("UPDATE transactions_hold SET captured_amount = 6 WHERE id = %s", [hold_id])
+    assert f"the capture of hold {hold_id} does not debit the held account" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_active_holds_the_balance_does_not_cover(alice, account, fund, capsys):
+    fund(account, "10.00")
+    hold_id = alice.post("/transactions/holds", {"account_id": account.pk, "amount": "8.00"}, format="json").json()["id"]
+    _tamper("UPDATE transactions_hold SET amount = 12 WHERE id = %s", [hold_id])
+    assert f"account {account.pk}: its balance 10.00 does not cover its active holds (12.00)" in _verify_fails(capsys)

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection
+from django.utils import timezone
 
 from banking.money import CENT
 
-from transactions.ledger_sql import ACCOUNTS, LEDGER, POSTINGS, A, E, P, head_balance_sql
-from transactions.models import Direction, Status
+from transactions.ledger_sql import ACCOUNTS, HOLDS, LEDGER, POSTINGS, A, E, H, P, head_balance_sql, held_sql
+from transactions.models import Direction, HoldStatus, Status
 
 _LIMIT = 50  # findings listed per check; the count is always exact
 
@@ -101,7 +102,30 @@ CHECKS: list[tuple[str, str]] = [
          OR COALESCE(rp.{P.reversal_of}, 0) <> o.{E.posting}
       ORDER BY r.{E.id}""",
      "reversal entry {0} does not mirror the entry it reverses"),
+    # Holds: a captured hold has exactly one capture posting, any other none; never more
+    # captured than held.
+    (f"""
+     SELECT h.{H.id}, h.{H.status}, COUNT(p.{P.id}) FROM {HOLDS} h LEFT JOIN {POSTINGS} p ON p.{P.hold} = h.{H.id}
+      GROUP BY h.{H.id}, h.{H.status}, h.{H.amount}, h.{H.captured_amount}
+     HAVING (h.{H.status} = '{HoldStatus.CAPTURED}') <> (COUNT(p.{P.id}) = 1) OR COUNT(p.{P.id}) > 1
+         OR COALESCE(h.{H.captured_amount}, 0) > h.{H.amount}
+      ORDER BY h.{H.id}""",
+     "hold {0} ({1}) has {2} capture postings, or more captured than held"),
+    # A capture takes the captured amount from the held account.
+    (f"""
+     SELECT h.{H.id} FROM {HOLDS} h JOIN {POSTINGS} p ON p.{P.hold} = h.{H.id}
+      WHERE NOT EXISTS (SELECT 1 FROM {LEDGER} e WHERE e.{E.posting} = p.{P.id} AND e.{E.account} = h.{H.account}
+                          AND e.{E.direction} = '{Direction.DEBIT}' AND e.{E.amount} = h.{H.captured_amount})
+      ORDER BY h.{H.id}""",
+     "the capture of hold {0} does not debit the held account by the captured amount"),
 ]
+
+# The posted balance of each customer account covers what its active holds reserve now
+# (a query of its own: it takes the instant as a parameter).
+HOLDS_COVERED_SQL = f"""
+     SELECT a.{A.id}, COALESCE({HEAD}, 0), held FROM (
+         SELECT a.{A.id}, {held_sql(f"a.{A.id}")} AS held FROM {ACCOUNTS} a WHERE a.{A.system_code} IS NULL) a
+      WHERE held > COALESCE({HEAD}, 0) ORDER BY a.{A.id}"""
 
 # All accounts together, customers' and system ones: every cent came from somewhere.
 BOOKS_SQL = f"SELECT COALESCE(SUM({SIGNED}), 0) FROM {LEDGER} e WHERE e.{E.status} = {SUCCESS}"
@@ -122,6 +146,9 @@ def audit_ledger() -> AuditReport:
             report.problems += [describe.format(*row) for row in found[:_LIMIT]]
             if len(found) > _LIMIT:
                 report.problems.append(f"... and {len(found) - _LIMIT} more like the above")
+        cursor.execute(HOLDS_COVERED_SQL, [timezone.now()])
+        report.problems += [f"account {row[0]}: its balance {row[1]} does not cover its active holds ({row[2]})"
+                            for row in cursor.fetchall()[:_LIMIT]]
         cursor.execute(BOOKS_SQL)
         total = Decimal(str(cursor.fetchone()[0])).quantize(CENT)
         if total != 0:
