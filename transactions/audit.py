@@ -141,16 +141,23 @@ def audit_ledger() -> AuditReport:
         cursor.execute(f"SELECT COUNT(*) FROM {POSTINGS}")
         report.postings = cursor.fetchone()[0]
         for sql, describe in CHECKS:
-            cursor.execute(sql)
-            found = cursor.fetchall()
-            report.problems += [describe.format(*row) for row in found[:_LIMIT]]
-            if len(found) > _LIMIT:
-                report.problems.append(f"... and {len(found) - _LIMIT} more like the above")
-        cursor.execute(HOLDS_COVERED_SQL, [timezone.now()])
-        report.problems += [f"account {row[0]}: its balance {row[1]} does not cover its active holds ({row[2]})"
-                            for row in cursor.fetchall()[:_LIMIT]]
+            report.problems += _findings(cursor, sql, describe)
+        report.problems += _findings(
+            cursor, HOLDS_COVERED_SQL, "account {0}: its balance {1} does not cover its active holds ({2})",
+            [timezone.now()],
+        )
         cursor.execute(BOOKS_SQL)
         total = Decimal(str(cursor.fetchone()[0])).quantize(CENT)
         if total != 0:
             report.problems.append(f"the books do not balance: all accounts together sum to {total}, not 0")
     return report
+
+
+def _findings(cursor, sql: str, describe: str, params: list | None = None) -> list[str]:
+    """One line per row the check's query returns (at most _LIMIT, then a count)."""
+    cursor.execute(sql, params)
+    found = cursor.fetchall()
+    lines = [describe.format(*row) for row in found[:_LIMIT]]
+    if len(found) > _LIMIT:
+        lines.append(f"... and {len(found) - _LIMIT} more like the above")
+    return lines

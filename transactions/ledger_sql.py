@@ -132,30 +132,26 @@ def ledger_heads(
     if holds_active_at is None:
         held, held_params = "0", []
     else:
-        held = held_sql("a.id", except_hold=except_hold is not None)
+        held = held_sql("head{i}.account_id", except_hold=except_hold is not None)
         held_params = [holds_active_at] + ([except_hold] if except_hold is not None else [])
-    # One row per account, even one with no entries yet (a LEFT JOIN to its newest entry;
-    # not LATERAL, which SQLite lacks: the id is given twice).
+    # An account with no entries yet has no row here, and no holds either (a hold needs
+    # an available balance): EMPTY_HEAD is right for it.
     one = (
-        f"SELECT a.id, head.seq, head.balance_after, head.created_at, {held} FROM {ACCOUNTS} a "
-        f"LEFT JOIN (SELECT seq, balance_after, created_at FROM {LEDGER} "
-        f"WHERE account_id = %s AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1) head ON 1 = 1 WHERE a.id = %s"
+        f"SELECT head{{i}}.*, {held} FROM (SELECT account_id, seq, balance_after, created_at FROM {LEDGER} "
+        f"WHERE account_id = %s AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1) AS head{{i}}"
     )
-    sql = " UNION ALL ".join([one] * len(account_ids))
+    sql = " UNION ALL ".join(one.format(i=i) for i in range(len(account_ids)))
     params = []
     for account_id in account_ids:
-        params += held_params + [account_id, account_id]
+        params += held_params + [account_id]
     heads = dict.fromkeys(account_ids, EMPTY_HEAD)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for account_id, seq, balance, created_at, held_amount in cursor.fetchall():
-            held_amount = _convert("amount", held_amount)
-            if seq is None:
-                heads[account_id] = LedgerHead(0, EMPTY_HEAD.balance, None, held_amount)
-            else:
-                heads[account_id] = LedgerHead(
-                    seq, _convert("balance_after", balance), _convert("created_at", created_at), held_amount
-                )
+            heads[account_id] = LedgerHead(
+                seq, _convert("balance_after", balance), _convert("created_at", created_at),
+                _convert("amount", held_amount),
+            )
     return heads
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, When
 from django.utils import timezone
 
-from banking.errors import AccountNotFound, ValidationFailed
+from banking.errors import AccountNotFound, HoldNotFound, ValidationFailed
 from banking.money import CENT, ZERO
 from transactions.ledger_sql import ledger_heads, lock_accounts, owned_balance
 from transactions.models import Direction, Hold, Transaction
@@ -155,6 +155,23 @@ def statement_get(*, account_id: int, period_from: datetime, period_to: datetime
 
 
 # --- holds ---------------------------------------------------------------------------
+
+def hold_get_for_actor(*, hold_id: int, actor: User) -> Hold:
+    """The hold, if ``actor`` may see and act on it: the owner of the held account, the
+    owner of its payee account, or staff. Anyone else gets ``HoldNotFound``, exactly like
+    for a hold that does not exist."""
+    hold = Hold.objects.filter(pk=hold_id).select_related("account", "to_account").first()
+    if hold is None or not hold_visible_to(hold, actor):
+        raise HoldNotFound()
+    return hold
+
+
+def hold_visible_to(hold: Hold, user: User) -> bool:
+    if user.is_staff:
+        return True
+    return hold.account.user_id == user.pk or (hold.to_account is not None and hold.to_account.user_id == user.pk)
+
+
 
 def holds_present(holds: list[Hold], *, viewer: User, available: Decimal | None = None) -> list[Hold]:
     """Set what the API shows of each hold beside its columns: its status now (EXPIRED

@@ -33,7 +33,6 @@ from banking.errors import (
     AlreadyReversed,
     ApplicationError,
     BalanceLimitExceeded,
-    HoldNotFound,
     HoldNotPending,
     InsufficientFunds,
     NotReversible,
@@ -44,6 +43,7 @@ from banking.errors import (
 from banking.money import MAX_BALANCE, format_money, validate_amount
 from banking.text import has_invisible_characters
 from transactions.ledger_sql import LedgerHead, LockedAccount, insert_posting, ledger_heads, lock_accounts
+from transactions.selectors import hold_get_for_actor
 from transactions.models import (
     EXTERNAL_FUNDS,
     Direction,
@@ -430,8 +430,7 @@ def hold_capture(
         kind=kind, legs=legs, initiated_by=actor, note=note or hold.note, record_refusal=False,
         capturing=hold, idempotency_key=idempotency_key,
     )
-    hold.refresh_from_db()
-    return HoldCaptureResult(hold, result)
+    return HoldCaptureResult(result.posting.hold, result)  # the hold as locked and marked CAPTURED
 
 
 def hold_void(*, hold_id: int, actor: User) -> Hold:
@@ -450,24 +449,9 @@ def hold_void(*, hold_id: int, actor: User) -> Hold:
     return run_in_transaction(work)
 
 
-def hold_get_for_actor(*, hold_id: int, actor: User) -> Hold:
-    """The hold, if ``actor`` may see and act on it: the owner of the held account, the
-    owner of its payee account, or staff. Anyone else gets ``HoldNotFound``, exactly like
-    for a hold that does not exist."""
-    hold = Hold.objects.filter(pk=hold_id).select_related("account", "to_account").first()
-    if hold is None or not hold_visible_to(hold, actor):
-        raise HoldNotFound()
-    return hold
-
-
-def hold_visible_to(hold: Hold, user: User) -> bool:
-    if user.is_staff:
-        return True
-    return hold.account.user_id == user.pk or (hold.to_account is not None and hold.to_account.user_id == user.pk)
-
-
 def _hold_lock(hold_id: int) -> Hold:
-    return Hold.objects.select_for_update().get(pk=hold_id)
+    # The hold's row only (of=self), with its accounts read for the answer.
+    return Hold.objects.select_for_update(of=("self",)).select_related("account", "to_account").get(pk=hold_id)
 
 
 def _require_pending(hold: Hold, now) -> None:

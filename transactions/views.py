@@ -184,7 +184,7 @@ class HoldViewSet(viewsets.ViewSet):
         responses={200: HoldOutputSerializer, **errors(401, 404)},
     )
     def retrieve(self, request: Request, hold_id: str) -> Response:
-        hold = services.hold_get_for_actor(hold_id=path_id(hold_id, not_found=HoldNotFound), actor=request.user)
+        hold = selectors.hold_get_for_actor(hold_id=path_id(hold_id, not_found=HoldNotFound), actor=request.user)
         (hold,) = selectors.holds_present([hold], viewer=request.user)
         return Response(represent(HoldOutputSerializer, hold))
 
@@ -224,7 +224,6 @@ class HoldViewSet(viewsets.ViewSet):
 
         def run(key: str):
             hold = services.hold_void(hold_id=hold_pk, actor=request.user)
-            hold = services.hold_get_for_actor(hold_id=hold.pk, actor=request.user)
             (hold,) = selectors.holds_present([hold], viewer=request.user)
             return status.HTTP_200_OK, represent(HoldOutputSerializer, hold)
 
