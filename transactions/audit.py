@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
-from banking.money import CENT
+from banking.money import CENT, format_money
 
 from transactions.ledger_sql import ACCOUNTS, HOLDS, LEDGER, POSTINGS, A, E, H, P, head_balance_sql, held_sql
 from transactions.models import Direction, HoldStatus, Status
@@ -49,7 +49,7 @@ CHECKS: list[tuple[str, str]] = [
      HAVING ABS(COALESCE({HEAD}, 0) - COALESCE(SUM({SIGNED}), 0)) > {EPSILON}
          OR COALESCE({HEAD}, 0) < 0
       ORDER BY a.{A.id}""",
-     "account {0}: the API answers a balance of {1} but its entries sum to {2} (or it is negative)"),
+     "account {0}: the API answers a balance of {1:money} but its entries sum to {2:money} (or it is negative)"),
     # Each customer entry follows from the one before it: sequence and running balance.
     (f"""
      SELECT id, account, seq FROM (
@@ -71,7 +71,7 @@ CHECKS: list[tuple[str, str]] = [
       GROUP BY p.{P.id}
      HAVING COUNT(e.{E.id}) < 2 OR ABS(COALESCE(SUM({SIGNED}), 0)) > {EPSILON}
       ORDER BY p.{P.id}""",
-     "posting {0} is unbalanced: {1} entries summing to {2}"),
+     "posting {0} is unbalanced: {1} entries summing to {2:money}"),
     # A refused attempt records exactly one entry (and moves nothing).
     (f"""
      SELECT p.{P.id}, COUNT(e.{E.id}) FROM {POSTINGS} p LEFT JOIN {LEDGER} e ON e.{E.posting} = p.{P.id}
@@ -143,7 +143,7 @@ def audit_ledger() -> AuditReport:
         for sql, describe in CHECKS:
             report.problems += _findings(cursor, sql, describe)
         report.problems += _findings(
-            cursor, HOLDS_COVERED_SQL, "account {0}: its balance {1} does not cover its active holds ({2})",
+            cursor, HOLDS_COVERED_SQL, "account {0}: its balance {1:money} does not cover its active holds ({2:money})",
             [timezone.now()],
         )
         cursor.execute(BOOKS_SQL)
@@ -153,11 +153,24 @@ def audit_ledger() -> AuditReport:
     return report
 
 
+class _Value:
+    """A value of a finding; ``{n:money}`` prints it as money ("15.00") whatever type the
+    database returned it as (SQLite answers sums as int or float)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        if spec == "money":
+            return format_money(Decimal(str(self.value)).quantize(CENT))
+        return format(self.value, spec)
+
+
 def _findings(cursor, sql: str, describe: str, params: list | None = None) -> list[str]:
     """One line per row the check's query returns (at most _LIMIT, then a count)."""
     cursor.execute(sql, params)
     found = cursor.fetchall()
-    lines = [describe.format(*row) for row in found[:_LIMIT]]
+    lines = [describe.format(*map(_Value, row)) for row in found[:_LIMIT]]
     if len(found) > _LIMIT:
         lines.append(f"... and {len(found) - _LIMIT} more like the above")
     return lines
