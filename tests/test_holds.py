@@ -318,3 +318,27 @@ def test_the_admin_lists_an_accounts_active_holds(client, funded, alice):
     page = client.get(f"/admin/accounts/account/{funded.pk}/change/").content.decode()
     assert "pre-authorization" in page and "12.34" in page and f"hold {active['id']}" in page.lower()
     assert f"hold {gone['id']}" not in page.lower()
+
+
+@pytest.mark.postgres
+def test_expired_holds_cost_the_available_balance_nothing(alice, funded):
+    """10,000 holds that ran out unswept stay in the index of pending holds, but the
+    available balance probes only the active range of it: the same few pages as with
+    none, and the same answer."""
+    from django.db import connection
+
+    from transactions.bulk import expired_holds_append
+    from transactions.ledger_sql import held_sql
+
+    expired_holds_append(account_id=funded.pk, count=10_000)
+    active = hold(alice, funded, "7.00").json()
+    assert alice.get(f"/accounts/{funded.pk}/balance").json()["available_balance"] == "93.00"
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT {held_sql('%s')}",
+                       [funded.pk, timezone.now()])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "hold_active_idx" in plan, plan
+    scan = next(line for line in plan.splitlines() if "hold_active_idx" in line)
+    assert "rows=1 " in scan, plan  # the one active hold, not the 10,000 expired ones
+    assert "Rows Removed" not in plan, plan  # none read and thrown away
+    assert active["status"] == "PENDING"

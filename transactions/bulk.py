@@ -1,5 +1,9 @@
 """Long histories in seconds, for the benchmark and the tests that measure depth.
 
+``expired_holds_append`` adds holds that have run out without being captured or voided:
+still PENDING, past their expiry, so the worst case for the available balance (nothing
+has swept them out of the index of pending holds).
+
 ``deposits_append`` writes, in one bulk SQL statement, exactly what ``posting_create`` writes
 for a run of deposits of one amount: a posting each, a credit entry on the customer
 account carrying the next sequence number and the running balance, a debit entry on
@@ -9,12 +13,14 @@ checks of the ledger triggers do not run millions of times: it is a trusted load
 its callers run ``verify_ledger`` (or the tests' own checks) on the result."""
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from transactions.ledger_sql import ACCOUNTS, LEDGER, POSTINGS, A, E, P
-from transactions.models import EXTERNAL_FUNDS, Direction, Kind, Status, system_account_id
+from transactions.models import EXTERNAL_FUNDS, Direction, Hold, Kind, Status, system_account_id
 
 
 def deposits_append(*, account_id: int, count: int, amount: Decimal = Decimal("1.00"),
@@ -63,3 +69,19 @@ def deposits_append(*, account_id: int, count: int, amount: Decimal = Decimal("1
              "system": system_account_id(EXTERNAL_FUNDS)},
         )
         cursor.execute(f"ANALYZE {LEDGER}")
+
+
+def expired_holds_append(*, account_id: int, count: int, amount: Decimal = Decimal("1.00")) -> None:
+    """Add ``count`` PENDING holds of ``amount`` on the account that expired a day ago."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {A.user} FROM {ACCOUNTS} WHERE {A.id} = %s", [account_id])
+        user_id = cursor.fetchone()[0]
+    expired = timezone.now() - timedelta(days=1)
+    Hold.objects.bulk_create(
+        [Hold(account_id=account_id, amount=amount, created_at=expired - timedelta(hours=1, seconds=i),
+              expires_at=expired, initiated_by_id=user_id) for i in range(count)],
+        batch_size=5000,
+    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Hold._meta.db_table}")
