@@ -65,11 +65,15 @@ class Posting(models.Model):
     # (References between ledger rows are checked at commit by the posting's trigger, not
     # by foreign keys: each key is an event queued and run at commit for every row, set
     # or not, and the rows they point at can never be deleted. Migration 0009.)
-    reversal_of = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", db_constraint=False
+    # Both at most once per posting or hold (the partial unique constraints below: an
+    # index of the few rows that have one, not of every posting's NULL).
+    reversal_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", db_constraint=False,
+        db_index=False,
     )
-    # For the capture of a hold: the hold it captures. One-to-one: a hold is captured once.
-    hold = models.OneToOneField("Hold", on_delete=models.PROTECT, null=True, blank=True, related_name="capture")
+    # For the capture of a hold: the hold it captures.
+    hold = models.ForeignKey("Hold", on_delete=models.PROTECT, null=True, blank=True, related_name="captures",
+                             db_index=False)
 
     class Meta:
         constraints = [
@@ -78,6 +82,9 @@ class Posting(models.Model):
                 condition=Q(hold__isnull=True) | Q(kind__in=[Kind.WITHDRAWAL, Kind.TRANSFER], status=Status.SUCCESS),
                 name="posting_capture_moves_money",
             ),
+            models.UniqueConstraint(fields=["reversal_of"], condition=Q(reversal_of__isnull=False),
+                                    name="posting_reversed_once"),
+            models.UniqueConstraint(fields=["hold"], condition=Q(hold__isnull=False), name="posting_captures_hold_once"),
             models.CheckConstraint(condition=Q(status__in=Status.values), name="posting_status_valid"),
             models.CheckConstraint(
                 condition=Q(kind=Kind.REVERSAL, reversal_of__isnull=False)
@@ -133,13 +140,16 @@ class Transaction(models.Model):
     balance_after = MoneyField(null=True, blank=True)
     note = models.CharField(max_length=512, blank=True)
     created_at = models.DateTimeField()
-    # Always the posting's initiator (checked at commit; the posting's key guards the user).
+    # Always the posting's initiator (checked at commit; the posting's key guards the user,
+    # and its index finds a user's movements).
     initiated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
     )
-    # For a REVERSAL entry: the entry it reverses. One-to-one, so an entry is reversed once.
-    reversal_of = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", db_constraint=False
+    # For a REVERSAL entry: the entry it reverses; an entry is reversed once (the partial
+    # unique constraint below).
+    reversal_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", db_constraint=False,
+        db_index=False,
     )
 
     class Meta:
@@ -150,6 +160,8 @@ class Transaction(models.Model):
             models.UniqueConstraint(
                 fields=["account", "seq"], condition=Q(seq__isnull=False), name="ledger_account_seq_unique"
             ),
+            models.UniqueConstraint(fields=["reversal_of"], condition=Q(reversal_of__isnull=False),
+                                    name="ledger_reversed_once"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_amount_positive"),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_never_negative"),
             models.CheckConstraint(condition=Q(seq__gte=1), name="ledger_seq_from_one"),
