@@ -77,10 +77,10 @@ class Gunicorn:
 
 
 def request(port: int, method: str, path: str, body: dict | None = None, token: str | None = None,
-            timeout: float = 10):
+            timeout: float = 10, headers: dict | None = None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(headers or {})}
         if token:
             headers["Authorization"] = f"Token {token}"
         conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
