@@ -33,12 +33,21 @@ AUTH_REQUIRED_MESSAGE = (
 )
 
 
+def _whole_number(raw: str, low: int, high: int) -> int | None:
+    """``raw`` as a whole number within ``low``..``high``, or None. ASCII digits only:
+    str.isdigit() also takes "²", which int() refuses."""
+    if raw.isascii() and raw.isdigit() and low <= int(raw) <= high:
+        return int(raw)
+    return None
+
+
 def path_id(value: str, *, not_found: type[NotFound]) -> int:
     """An id from the URL path. Something that is no id ("abc", "0", 20 digits) is
     answered like an id that does not exist, with the same 404 and message."""
-    if value.isascii() and value.isdigit() and 1 <= int(value) <= IdField.MAX:
-        return int(value)
-    raise not_found()
+    number = _whole_number(value, 1, IdField.MAX)
+    if number is None:
+        raise not_found()
+    return number
 
 
 def query_int(request: Request, name: str, *, default: int | None, low: int, high: int) -> int | None:
@@ -46,9 +55,10 @@ def query_int(request: Request, name: str, *, default: int | None, low: int, hig
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not (low <= int(raw) <= high):
+    number = _whole_number(raw, low, high)
+    if number is None:
         raise ValidationFailed(f"{name} must be a whole number from {low} to {high}.")
-    return int(raw)
+    return number
 
 
 def keyset_page(request: Request, rows: list, *, limit: int, cursor: Callable[[Any], int]) -> tuple[list, dict]:

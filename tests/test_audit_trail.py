@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
-from tests.factories import UserFactory
+from tests.factories import AccountFactory, UserFactory
 from transactions.models import Transaction
 from transactions.selectors import balance_get
 
@@ -269,7 +269,7 @@ def test_verify_ledger_reports_a_capture_that_does_not_take_the_captured_amount(
     fund(account, "10.00")
     hold_id = _captured_hold(alice, account)
     _tamper("UPDATE transactions_hold SET captured_amount = 6 WHERE id = %s", [hold_id])
-    assert f"the capture of hold {hold_id} does not debit the held account" in _verify_fails(capsys)
+    assert f"the capture of hold {hold_id} does not move the captured amount" in _verify_fails(capsys)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -278,3 +278,15 @@ def test_verify_ledger_reports_active_holds_the_balance_does_not_cover(alice, ac
     hold_id = alice.post("/transactions/holds", {"account_id": account.pk, "amount": "8.00"}, format="json").json()["id"]
     _tamper("UPDATE transactions_hold SET amount = 12 WHERE id = %s", [hold_id])
     assert f"account {account.pk}: its balance 10.00 does not cover its active holds (12.00)" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_a_capture_paid_to_someone_else_than_the_payee(alice, account, other_account, fund,
+                                                                             capsys):
+    fund(account, "10.00")
+    third = AccountFactory()
+    held = alice.post("/transactions/holds", {"account_id": account.pk, "amount": "8.00",
+                                              "to_account_id": other_account.pk}, format="json").json()
+    credit = alice.post(f"/transactions/holds/{held['id']}/capture", {}, format="json").json()["credit_transaction"]
+    _tamper("UPDATE transactions_transaction SET account_id = %s WHERE id = %s", [third.pk, credit["id"]])
+    assert f"the capture of hold {held['id']} does not move the captured amount" in _verify_fails(capsys)

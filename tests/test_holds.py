@@ -167,7 +167,8 @@ def test_capturing_a_hold_with_a_payee_is_a_transfer_to_it(alice, funded, other_
     held = hold(alice, funded, "40.00", to_account_id=other_account.pk).json()
     body = alice.post(f"/transactions/holds/{held['id']}/capture", {"amount": "15.00"}, format="json").json()
     assert body["transfer_amount"] == "15.00"
-    assert body["from_account_balance"] == "85.00" and body["to_account_balance"] == "15.00"
+    assert body["from_account_balance"] == "85.00" and body["to_account_balance"] is None  # bob's is his own
+    assert balance_get(account_id=other_account.pk) == Decimal("15.00")
     assert body["debit_transaction"]["account_id"] == funded.pk
     assert body["credit_transaction"]["account_id"] == other_account.pk
     assert body["hold"]["status"] == "CAPTURED"
@@ -222,7 +223,8 @@ def test_the_payees_owner_may_capture(alice, bob, funded, other_account):
     held = hold(alice, funded, "40.00", to_account_id=other_account.pk).json()
     body = bob.post(f"/transactions/holds/{held['id']}/capture", {}, format="json").json()
     assert body["to_account_balance"] == "40.00"
-    assert body["hold"]["available_balance"] is None  # the payer's balance is not the payee's to see
+    # The payer's balance is not the payee's to see.
+    assert body["hold"]["available_balance"] is None and body["from_account_balance"] is None
 
 
 def test_the_payees_owner_may_void(alice, bob, funded, other_account):

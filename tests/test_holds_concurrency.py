@@ -158,3 +158,30 @@ def test_a_capture_racing_the_expiry_instant_lands_before_it_or_is_409(funded, o
     else:
         assert not Posting.objects.filter(hold_id=held["id"]).exists()
     assert assert_ledger_consistent(funded) >= 0
+
+
+def test_holds_with_a_payee_racing_transfers_from_the_payee_never_deadlock(fund):
+    """A hold locks its payee's account too, in ascending id order like every movement:
+    a hold from the higher account to the lower racing transfers the other way queues
+    instead of deadlocking (no 503 for a lock timeout, no deadlock retries)."""
+    low, high = AccountFactory(), AccountFactory()
+    fund(low, "1000.00")
+    fund(high, "1000.00")
+
+    def act(index: int) -> list[int]:
+        statuses = []
+        for _ in range(15):
+            if index % 2:
+                response = client_for_owner(high).post("/transactions/holds", {
+                    "account_id": high.pk, "amount": "1.00", "to_account_id": low.pk}, format="json")
+            else:
+                response = client_for_owner(low).post("/transactions/transfer", {
+                    "from_account_id": low.pk, "to_account_id": high.pk, "amount": "1.00"}, format="json")
+            statuses.append(response.status_code)
+        return statuses
+
+    started = time.monotonic()
+    statuses = [status for batch in run_concurrently(8, act) for status in batch]
+    assert statuses == [201] * 120
+    assert time.monotonic() - started < 30
+    assert Hold.objects.count() == 60

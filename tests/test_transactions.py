@@ -208,7 +208,7 @@ def test_history_default_page_is_50(alice, account, fund):
     assert len(response.json()) == 50 and "Link" in response
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=501", "limit=abc", "cursor=-1", "cursor=x"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=501", "limit=abc", "cursor=-1", "cursor=x", "limit=%C2%B2", "cursor=%D9%A3"])
 def test_history_with_invalid_paging_is_400(alice, account, query):
     response = alice.get(f"/transactions/{account.pk}?{query}")
     assert response.status_code == 400

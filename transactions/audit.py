@@ -111,13 +111,17 @@ CHECKS: list[tuple[str, str]] = [
          OR COALESCE(h.{H.captured_amount}, 0) > h.{H.amount}
       ORDER BY h.{H.id}""",
      "hold {0} ({1}) has {2} capture postings, or more captured than held"),
-    # A capture takes the captured amount from the held account.
+    # A capture takes the captured amount from the held account, and gives it to the
+    # payee if the hold names one.
     (f"""
      SELECT h.{H.id} FROM {HOLDS} h JOIN {POSTINGS} p ON p.{P.hold} = h.{H.id}
       WHERE NOT EXISTS (SELECT 1 FROM {LEDGER} e WHERE e.{E.posting} = p.{P.id} AND e.{E.account} = h.{H.account}
                           AND e.{E.direction} = '{Direction.DEBIT}' AND e.{E.amount} = h.{H.captured_amount})
+         OR (h.{H.to_account} IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM {LEDGER} e WHERE e.{E.posting} = p.{P.id} AND e.{E.account} = h.{H.to_account}
+                   AND e.{E.direction} = '{Direction.CREDIT}' AND e.{E.amount} = h.{H.captured_amount}))
       ORDER BY h.{H.id}""",
-     "the capture of hold {0} does not debit the held account by the captured amount"),
+     "the capture of hold {0} does not move the captured amount from the held account (to its payee)"),
 ]
 
 # The posted balance of each customer account covers what its active holds reserve now

@@ -104,15 +104,14 @@ _POSTING_ATTNAMES = [f.attname for f in _POSTING_FIELDS]
 _ENTRY_ATTNAMES_BUT_POSTING = [f.attname for f in _ENTRY_FIELDS if f.attname != "posting_id"]
 
 
-def lock_accounts(account_ids: list[int], *, lock: bool = True) -> dict[int, LockedAccount]:
+def lock_accounts(account_ids: list[int]) -> dict[int, LockedAccount]:
     """Lock the customer account rows until commit, in ascending id order (so two
     transactions locking the same pair always queue instead of deadlocking). System
     accounts are never locked (nor returned). SQLite has no row locks: its BEGIN
-    IMMEDIATE has already taken the database's single write lock. ``lock=False`` only
-    reads them (an account that must exist but whose ledger is not written)."""
+    IMMEDIATE has already taken the database's single write lock."""
     ids = sorted(set(account_ids))
     placeholders = ", ".join(["%s"] * len(ids))
-    row_lock = " FOR UPDATE OF a" if lock and connection.features.has_select_for_update else ""
+    row_lock = " FOR UPDATE OF a" if connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT a.id, a.user_id, u.username FROM {ACCOUNTS} a JOIN {USERS} u ON u.id = a.user_id "

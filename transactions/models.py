@@ -214,6 +214,12 @@ class HoldQuerySet(models.QuerySet):
         rule in SQL)."""
         return self.filter(status=HoldStatus.PENDING, expires_at__gt=at)
 
+    def visible_to(self, user) -> "HoldQuerySet":
+        """Holds ``user`` may see and act on: on or payable to their accounts; staff: all."""
+        if user.is_staff:
+            return self
+        return self.filter(Q(account__user=user) | Q(to_account__user=user))
+
     def with_status(self, status: str, at) -> "HoldQuerySet":
         """Holds that read ``status`` at instant ``at`` (EXPIRED and PENDING by the clock)."""
         if status == HoldStatus.PENDING:
@@ -231,7 +237,7 @@ class Hold(models.Model):
     posting (``Posting.hold``): a withdrawal, or a transfer to ``to_account``.
 
     Holds are state, not ledger: ``status`` changes once, from PENDING, under the lock of
-    the account it reserves on (``transactions.services``)."""
+    the hold's row (a capture also holds its accounts' locks; ``transactions.services``)."""
 
     Status = HoldStatus
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from banking.errors import AccountNotFound, HoldNotFound, ValidationFailed
 from banking.money import CENT, ZERO
-from transactions.ledger_sql import ledger_heads, lock_accounts, owned_balance
+from transactions.ledger_sql import ledger_heads, owned_balance
 from transactions.models import Direction, Hold, Transaction
 from users.models import User
 
@@ -156,21 +156,21 @@ def statement_get(*, account_id: int, period_from: datetime, period_to: datetime
 
 # --- holds ---------------------------------------------------------------------------
 
+_ACCOUNT = Hold._meta.get_field("account").related_model  # (accounts imports transactions, not back)
+
 def hold_get_for_actor(*, hold_id: int, actor: User) -> Hold:
     """The hold, if ``actor`` may see and act on it: the owner of the held account, the
     owner of its payee account, or staff. Anyone else gets ``HoldNotFound``, exactly like
     for a hold that does not exist."""
-    hold = Hold.objects.filter(pk=hold_id).select_related("account", "to_account").first()
-    if hold is None or not hold_visible_to(hold, actor):
+    hold = Hold.objects.visible_to(actor).filter(pk=hold_id).select_related("account", "to_account").first()
+    if hold is None:
         raise HoldNotFound()
     return hold
 
 
-def hold_visible_to(hold: Hold, user: User) -> bool:
-    if user.is_staff:
-        return True
-    return hold.account.user_id == user.pk or (hold.to_account is not None and hold.to_account.user_id == user.pk)
-
+def balance_visible_to(account, viewer: User) -> bool:
+    """A balance is its owner's (and staff's) to see: not the other party's of a hold."""
+    return viewer.is_staff or account.user_id == viewer.pk
 
 
 def holds_present(holds: list[Hold], *, viewer: User, available: Decimal | None = None) -> list[Hold]:
@@ -178,7 +178,7 @@ def holds_present(holds: list[Hold], *, viewer: User, available: Decimal | None 
     past its expiry), and the held account's available balance, for its owner and staff
     only (``available`` when the caller already knows it; else one statement for all)."""
     now = timezone.now()
-    shown = {h.account_id for h in holds if viewer.is_staff or h.account.user_id == viewer.pk}
+    shown = {h.account_id for h in holds if balance_visible_to(h.account, viewer)}
     balances = {} if available is not None else balances_get(account_ids=sorted(shown))
     for hold in holds:
         hold.current_status = hold.status_at(now)
@@ -197,12 +197,10 @@ def holds_page(
     newest first, keyset-paged on id; ``account_id`` narrows to holds on or payable to
     that account, ``status`` to holds that read so now."""
     if account_id is not None:
-        found = lock_accounts([account_id], lock=False).get(account_id)  # a read: nothing is locked
-        if found is None or not (viewer.is_staff or found.user_id == viewer.pk):
+        accounts = _ACCOUNT.objects.filter(pk=account_id, system_code__isnull=True)
+        if not accounts.filter(**({} if viewer.is_staff else {"user": viewer})).exists():
             raise AccountNotFound()
-    holds = Hold.objects.select_related("account", "to_account")
-    if not viewer.is_staff:
-        holds = holds.filter(Q(account__user=viewer) | Q(to_account__user=viewer))
+    holds = Hold.objects.visible_to(viewer).select_related("account", "to_account")
     if account_id is not None:
         holds = holds.filter(Q(account_id=account_id) | Q(to_account_id=account_id))
     if status is not None:

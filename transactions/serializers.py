@@ -119,6 +119,9 @@ class HoldWithdrawalCaptureSerializer(MovementOutputSerializer):
 
 
 class HoldTransferCaptureSerializer(TransferOutputSerializer):
-    """A hold with a payee, captured: the transfer's body, with the hold."""
+    """A hold with a payee, captured: the transfer's body, with the hold. Each account's
+    balance is shown to its owner (and staff) only: null for the other party."""
 
+    from_account_balance = MoneyOutputField(source="from_balance", allow_null=True)
+    to_account_balance = MoneyOutputField(source="to_balance", allow_null=True)
     hold = HoldOutputSerializer()

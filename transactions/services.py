@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -117,7 +117,7 @@ def posting_create(
     for leg in legs:
         validate_amount(abs(leg.amount))
     customer_ids = sorted({leg.account_id for leg in legs if leg.account_id is not None})
-    debits = any(leg.amount < 0 for leg in legs if leg.account_id is not None)
+    debits_a_customer = any(leg.amount < 0 for leg in legs if leg.account_id is not None)
 
     def work() -> tuple[PostingResult, ApplicationError | None]:
         locked = lock_accounts(customer_ids)
@@ -127,7 +127,7 @@ def posting_create(
             raise AccountNotFound()
         hold = _hold_lock(capturing.pk) if capturing is not None else None
         # Holds matter only to debits: a deposit reads no holds.
-        heads = ledger_heads(customer_ids, holds_active_at=timezone.now() if debits else None,
+        heads = ledger_heads(customer_ids, holds_active_at=timezone.now() if debits_a_customer else None,
                              except_hold=hold.pk if hold is not None else None)
         now = _posting_time(heads.values())
         if hold is not None:
@@ -138,8 +138,10 @@ def posting_create(
             if error is not None:
                 if not record_refusal:
                     raise error
-                return _refusal(kind, account_id, -change, _debit_note(legs, account_id), locked, heads[account_id],
-                                initiated_by, note, now, idempotency_key), error
+                return _refusal(kind=kind, account_id=account_id, requested=-change,
+                                leg_note=_debit_note(legs, account_id), locked=locked, head=heads[account_id],
+                                initiated_by=initiated_by, note=note, now=now,
+                                idempotency_key=idempotency_key), error
             if heads[account_id].balance + change > MAX_BALANCE:
                 raise BalanceLimitExceeded(
                     f"This {kind.lower()} would take the balance of account {account_id} over the maximum "
@@ -181,7 +183,10 @@ def _debit_note(legs: list[Leg], account_id: int) -> str | Callable[[Locked], st
     return next(leg.note for leg in legs if leg.account_id == account_id and leg.amount < 0)
 
 
-def _refusal(kind, account_id, requested, leg_note, locked, head, initiated_by, note, now, idempotency_key):
+def _refusal(
+    *, kind: str, account_id: int, requested: Decimal, leg_note: str | Callable[[Locked], str], locked: Locked,
+    head: LedgerHead, initiated_by: User, note: str, now: datetime, idempotency_key: str,
+) -> PostingResult:
     """The record of a refused attempt: one FAILED entry on the account that lacked the
     funds, for the amount asked, leaving its balance as it was."""
     posting = Posting(kind=kind, status=Status.FAILED, note=note, initiated_by=initiated_by, created_at=now,
@@ -368,20 +373,24 @@ def hold_create(
             f"{int(HOLD_MAX_EXPIRY.total_seconds())} seconds."
         )
 
+    if to_account_id == account_id:
+        raise ValidationFailed("A hold's payee must be another account.")
+
     def work() -> tuple[HoldResult | PostingResult, ApplicationError | None]:
-        locked = lock_accounts([account_id])
+        # The payee's row is locked too, in the same ascending order as every movement:
+        # the hold's key on it would otherwise take a share lock at commit, out of order
+        # (a deadlock with a transfer from the payee).
+        locked = lock_accounts([account_id] if to_account_id is None else [account_id, to_account_id])
         _owned_by(owner, account_id)(locked)
-        if to_account_id is not None:
-            if to_account_id == account_id:
-                raise ValidationFailed("A hold's payee must be another account.")
-            if not lock_accounts([to_account_id], lock=False):  # read only: its ledger is not written
-                raise AccountNotFound("Destination account not found.")
+        if to_account_id is not None and to_account_id not in locked:
+            raise AccountNotFound("Destination account not found.")
         head = ledger_heads([account_id], holds_active_at=timezone.now())[account_id]
         now = _posting_time([head])
         error = _funds_check(head, -amount, "Insufficient available balance")
         if error is not None:
-            return _refusal(Kind.HOLD, account_id, amount, note, locked, head, initiated_by, note, now,
-                            idempotency_key), error
+            return _refusal(kind=Kind.HOLD, account_id=account_id, requested=amount, leg_note=note, locked=locked,
+                            head=head, initiated_by=initiated_by, note=note, now=now,
+                            idempotency_key=idempotency_key), error
         hold = Hold.objects.create(
             account_id=account_id, to_account_id=to_account_id, amount=amount, note=note, created_at=now,
             expires_at=now + expires_in, initiated_by=initiated_by, idempotency_key=idempotency_key,

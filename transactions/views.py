@@ -209,7 +209,13 @@ class HoldViewSet(viewsets.ViewSet):
                 entry.hold = shown
                 return status.HTTP_201_CREATED, represent(HoldWithdrawalCaptureSerializer, entry)
             debit, credit = result.posting.entry(hold.account_id), result.posting.entry(hold.to_account_id)
-            body = SimpleNamespace(debit=debit, credit=credit, amount=debit.amount, hold=shown)
+            # Each side's balance only to its owner (the payee captures without learning
+            # the payer's balance, and the payer without learning the payee's).
+            body = SimpleNamespace(
+                debit=debit, credit=credit, amount=debit.amount, hold=shown,
+                from_balance=debit.balance_after if selectors.balance_visible_to(hold.account, request.user) else None,
+                to_balance=credit.balance_after if selectors.balance_visible_to(hold.to_account, request.user) else None,
+            )
             return status.HTTP_201_CREATED, represent(HoldTransferCaptureSerializer, body)
 
         return _respond(request, "hold-capture", {"hold_id": hold_pk, **data}, run)
