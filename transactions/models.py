@@ -215,10 +215,13 @@ class HoldQuerySet(models.QuerySet):
         return self.filter(status=HoldStatus.PENDING, expires_at__gt=at)
 
     def visible_to(self, user) -> "HoldQuerySet":
-        """Holds ``user`` may see and act on: on or payable to their accounts; staff: all."""
+        """Holds ``user`` may see and act on: on or payable to their accounts; staff: all.
+        (Their account ids, read first, let the database use the holds' indexes by
+        account and by payee rather than walk every hold to join it to its owner.)"""
         if user.is_staff:
             return self
-        return self.filter(Q(account__user=user) | Q(to_account__user=user))
+        account_ids = list(user.accounts.values_list("pk", flat=True))
+        return self.filter(Q(account_id__in=account_ids) | Q(to_account_id__in=account_ids))
 
     def with_status(self, status: str, at) -> "HoldQuerySet":
         """Holds that read ``status`` at instant ``at`` (EXPIRED and PENDING by the clock)."""
