@@ -26,7 +26,7 @@ from banking.dates import parse_instant
 from banking.errors import AccountNotFound, InvalidAmount, ValidationFailed
 from banking.money import AMOUNT_PATTERN, ZERO, parse_amount
 from banking.openapi import CURSOR_SCHEMA, INSTANT_SCHEMA, errors, page_limit
-from banking.serializers import IdField, represent
+from banking.serializers import IdField, represent, validated
 from banking.throttling import WriteThrottle
 from transactions.models import Kind, Status
 from transactions.selectors import (
@@ -55,9 +55,8 @@ class AccountViewSet(viewsets.ViewSet):
         responses={201: AccountCreatedOutputSerializer, **errors(400, 401, 413, 415, 429)},
     )
     def create(self, request: Request) -> Response:
-        data = AccountCreateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        account = services.account_create(user=request.user, **data.validated_data)
+        data = validated(AccountCreateInputSerializer, request.data)
+        account = services.account_create(user=request.user, **data)
         account.balance = ZERO  # a new account's ledger is empty
         return Response(represent(AccountCreatedOutputSerializer, account), status=status.HTTP_201_CREATED)
 

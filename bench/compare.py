@@ -11,7 +11,9 @@ their own gunicorn with identical settings. Only one side is driven at a time, b
 tree's load generator, and the rounds alternate which side goes first, so that a drift
 of the machine (other load, caches, the cluster's growing tables) falls on both sides.
 Prints each side's median ops/s per operation and their ratio, with every round's
-figures; writes bench/results/compare.json.
+figures, and the CPU time each operation cost the app server and PostgreSQL (read from
+/proc around each measurement: steadier than throughput on a busy machine, and it says
+which side of the wire a change costs); writes bench/results/compare.json.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from cpu import ProcessTree, postmaster_pid  # noqa: E402
 from pg_throwaway import free_port, throwaway_postgres  # noqa: E402
 from run import PY, RESULTS, WORKER_CLASSES, drive, log, pgbench, start_gunicorn  # noqa: E402
 
@@ -97,7 +100,8 @@ def main() -> int:
         base_commit = export_tree(args.base, base_root)
         sides = {f"base {base_commit}": base_root, "this tree": ROOT}
         log(f"PostgreSQL: {cluster}\ncomparing {' against '.join(reversed(list(sides)))}")
-        servers, urls, fixture_files = [], {}, {}
+        database = ProcessTree(postmaster_pid(int(cluster.rsplit(":", 1)[1].split("/")[0])))
+        servers, urls, fixture_files, server_trees = [], {}, {}, {}
         try:
             for index, (name, root) in enumerate(sides.items()):
                 url = database_url(cluster, f"side{index}")
@@ -113,22 +117,30 @@ def main() -> int:
                 port = free_port()
                 servers.append(start_gunicorn(port, env, args, root=root,
                                               log_path=RESULTS / f"compare-server{index}.log"))
+                server_trees[name] = ProcessTree(servers[-1].pid)
                 urls[name] = f"http://127.0.0.1:{port}"
                 drive(urls[name], fixture_files[name], "balance", concurrency=args.concurrency, duration=2)
 
             samples: dict[str, dict[str, list[float]]] = {op: {name: [] for name in sides} for op in ops}
+            # CPU milliseconds per operation: app server, database.
+            cpu_ms: dict[str, dict[str, list[tuple[float, float]]]] = {op: {name: [] for name in sides} for op in ops}
             errors = 0
             log(f"\n== {args.rounds} rounds, {args.concurrency} clients, {args.duration:.0f} s per measurement")
             for round_index in range(args.rounds):
                 order = list(sides) if round_index % 2 == 0 else list(reversed(list(sides)))
                 for op in ops:
                     for name in order:
+                        app_before, db_before = server_trees[name].cpu_seconds(), database.cpu_seconds()
                         r = drive(urls[name], fixture_files[name], op, concurrency=args.concurrency,
                                   duration=args.duration)
+                        app_ms = 1000 * (server_trees[name].cpu_seconds() - app_before) / max(1, r["ok"])
+                        db_ms = 1000 * (database.cpu_seconds() - db_before) / max(1, r["ok"])
                         samples[op][name].append(r["ops_per_s"])
+                        cpu_ms[op][name].append((app_ms, db_ms))
                         errors += r["errors"]
                         log(f"round {round_index + 1}  {op:<10} {name:<16} {r['ops_per_s']:>7.0f} ops/s  "
-                            f"p99 {r['p99_ms']:.0f} ms  errors {r['errors']}")
+                            f"p99 {r['p99_ms']:>3.0f} ms  CPU/op: app {app_ms:.2f} ms, db {db_ms:.2f} ms  "
+                            f"errors {r['errors']}")
             prepared = pgbench(cluster, clients=args.concurrency, duration=args.duration, protocol="prepared")
         finally:
             for server in servers:
@@ -138,13 +150,20 @@ def main() -> int:
     base_name, head_name = list(sides)
     result = {"base": base_commit, "rounds": args.rounds, "duration_s": args.duration,
               "pgbench_prepared_tps": prepared, "ops": {}}
-    log(f"\n== median ops/s ({base_name} -> this tree); pgbench prepared {prepared:.0f} tps on the same cluster")
+    log(f"\n== medians ({base_name} -> this tree); pgbench prepared {prepared:.0f} tps on the same cluster")
+    log(f"{'':<10} {'ops/s':>23}  {'app CPU ms/op':>21}  {'db CPU ms/op':>21}")
     for op in ops:
         base_median = statistics.median(samples[op][base_name])
         head_median = statistics.median(samples[op][head_name])
+        app = {name: statistics.median(a for a, _ in cpu_ms[op][name]) for name in sides}
+        db = {name: statistics.median(d for _, d in cpu_ms[op][name]) for name in sides}
         result["ops"][op] = {"base": samples[op][base_name], "head": samples[op][head_name],
-                             "ratio": round(head_median / base_median, 3)}
-        log(f"{op:<10} {base_median:>7.0f} -> {head_median:>7.0f}   {head_median / base_median:.2f}x")
+                             "ratio": round(head_median / base_median, 3),
+                             "cpu_ms_per_op": {"app": {"base": round(app[base_name], 3), "head": round(app[head_name], 3)},
+                                               "db": {"base": round(db[base_name], 3), "head": round(db[head_name], 3)}}}
+        log(f"{op:<10} {base_median:>7.0f} -> {head_median:>7.0f} {head_median / base_median:>5.2f}x  "
+            f"{app[base_name]:>6.2f} -> {app[head_name]:>5.2f} {app[head_name] / app[base_name]:>5.2f}x  "
+            f"{db[base_name]:>6.2f} -> {db[head_name]:>5.2f} {db[head_name] / db[base_name]:>5.2f}x")
     (RESULTS / "compare.json").write_text(json.dumps(result, indent=2))
     log(f"wrote {RESULTS / 'compare.json'}")
     return 1 if errors else 0

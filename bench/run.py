@@ -129,7 +129,7 @@ def explain_hot_queries(account_id: int, middle: str) -> dict[str, list[str]]:
 
     from django.utils import timezone
 
-    from transactions.ledger_sql import held_sql
+    from transactions.ledger_sql import held_sql, locked_heads_sql
     from transactions.selectors import account_entries
 
     def sql(queryset) -> tuple[str, list]:
@@ -137,14 +137,17 @@ def explain_hot_queries(account_id: int, middle: str) -> dict[str, list[str]]:
         return query, list(params)
 
     entries = account_entries(account_id=account_id)
-    # The reads' queries, from the selectors themselves (not copies); the writers' head
-    # lookup (ledger_sql.ledger_heads) probes the same index with the same predicate.
+    # The queries themselves (not copies): the writers' read under the account lock
+    # (ledger_sql.accounts_lock), and the reads' from the selectors.
+    now = timezone.now()
     queries = {
-        "ledger head (balance, every write)": sql(entries.order_by("-seq").values("seq", "balance_after")[:1]),
+        "ledger head and holds under the lock (every debit)": (
+            locked_heads_sql(1, held_sql("a.id"), False), [now, account_id]),
+        "ledger head (balance)": sql(entries.order_by("-seq").values("seq", "balance_after")[:1]),
         "balance at instant": sql(entries.filter(created_at__lte=middle).order_by("-created_at", "-seq")
                                   .values("balance_after")[:1]),
         "history page": sql(entries.order_by("-seq")[:51]),
-        "active holds (available balance, every debit)": (f"SELECT {held_sql('%s')}", [account_id, timezone.now()]),
+        "active holds (available balance, every debit)": (f"SELECT {held_sql('%s')}", [account_id, now]),
     }
     plans = {}
     with connection.cursor() as cursor:

@@ -138,3 +138,28 @@ def test_oversized_body_is_413_and_moves_nothing(alice, account, settings):
 def test_default_body_limit_is_64_kib(alice, account):
     body = '{"account_id": %d, "amount": "1.00", "pad": "%s"}' % (account.pk, "x" * (64 * 1024))
     assert alice.post("/transactions/deposit", data=body, content_type="application/json").status_code == 413
+
+
+@pytest.mark.parametrize("path", ["/transactions/deposit", "/accounts", "/users", "/auth/login"])
+@pytest.mark.parametrize("body, message", [
+    ("null", "No data provided"),
+    ("[1, 2]", "Invalid data. Expected a dictionary, but got list."),
+    ('"text"', "Invalid data. Expected a dictionary, but got str."),
+])
+def test_a_body_that_is_no_object_is_400_with_what_was_sent(alice, path, body, message):
+    """The input serializers are shared between requests; every request still gets
+    DRF's own answer for a body of the wrong shape, with details."""
+    response = alice.post(path, data=body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == message
+    assert response.json()["details"] == {"non_field_errors": [message]}
+
+
+def test_a_refused_body_leaves_nothing_behind_for_the_next_request(alice, account):
+    """Validation stores nothing on the shared serializer: a bad request's errors do not
+    leak into the next, good one."""
+    refused = alice.post("/transactions/deposit", {"account_id": account.pk, "amount": "-1"}, format="json")
+    assert refused.status_code == 400
+    response = alice.post("/transactions/deposit", {"account_id": account.pk, "amount": "5.00"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["new_balance"] == "5.00"

@@ -308,15 +308,15 @@ def test_a_serialization_failure_under_an_idempotency_key_is_retried_whole(alice
     once. The failure is injected once, after the key was claimed in the same transaction."""
     from transactions import ledger_sql
 
-    real, calls = ledger_sql.lock_accounts, []
+    real, calls = ledger_sql.accounts_lock, []
 
-    def fail_once(ids):
+    def fail_once(ids, **kwargs):
         calls.append(ids)
         if len(calls) == 1:
             raise OperationalError("could not serialize access") from _SerializationFailure()
-        return real(ids)
+        return real(ids, **kwargs)
 
-    monkeypatch.setattr(services, "lock_accounts", fail_once)
+    monkeypatch.setattr(services, "accounts_lock", fail_once)
     body = {"account_id": account.pk, "amount": "10.00"}
     first = alice.post("/transactions/deposit", body, format="json", HTTP_IDEMPOTENCY_KEY="retry-me")
     again = alice.post("/transactions/deposit", body, format="json", HTTP_IDEMPOTENCY_KEY="retry-me")

@@ -7,14 +7,14 @@ Each statement runs on PostgreSQL and SQLite alike, except the row lock and the 
 statement posting insert (PostgreSQL only; SQLite gets two statements).
 Table and column names come from the models.
 
-Order matters for correctness: ``lock_accounts`` must return before ``ledger_heads``
-reads, so the heads are read under the lock. (Reading the newest entry in the same
-statement as the lock, e.g. with a LATERAL join, would use the statement's snapshot,
+Order matters for correctness: a writer's heads are read by a statement after the one
+that locks the accounts (``accounts_lock``), so they are read under the lock. (Reading
+the newest entry in the same statement as the lock would use that statement's snapshot,
 taken *before* the lock was granted, and could see a stale head.)
 
 This module is also the one home of "the balance is the newest entry's running
-balance": ``ledger_heads`` for the writers, ``head_balance_sql`` for every read that
-needs it in SQL (the owner's balance read, the admin's account list, the audit).
+balance": ``accounts_lock`` for the writers, ``ledger_heads`` for reads of several
+accounts, ``head_balance_sql`` for every other read that needs it in SQL (the owner's balance read, the admin's account list, the audit).
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def held_sql(account_id_column: str, *, except_hold: bool = False) -> str:
 class LockedAccount:
     id: int
     user_id: int
-    username: str
+    username: str | None  # read only when asked for (``accounts_lock(with_usernames=True)``)
 
 
 @dataclass(frozen=True)
@@ -104,21 +104,80 @@ _POSTING_ATTNAMES = [f.attname for f in _POSTING_FIELDS]
 _ENTRY_ATTNAMES_BUT_POSTING = [f.attname for f in _ENTRY_FIELDS if f.attname != "posting_id"]
 
 
-def lock_accounts(account_ids: list[int]) -> dict[int, LockedAccount]:
+def accounts_lock(
+    account_ids: list[int], *, holds_active_at: datetime | None = None, except_hold: int | None = None,
+    with_usernames: bool = False,
+) -> tuple[dict[int, LockedAccount], dict[int, LedgerHead]]:
     """Lock the customer account rows until commit, in ascending id order (so two
-    transactions locking the same pair always queue instead of deadlocking). System
-    accounts are never locked (nor returned). SQLite has no row locks: its BEGIN
-    IMMEDIATE has already taken the database's single write lock."""
+    transactions locking the same pair always queue instead of deadlocking), then read
+    each one's owner (and username, ``with_usernames``) and ledger head (with
+    ``holds_active_at``, also what its active holds reserve, leaving out hold
+    ``except_hold``). System accounts are never locked (nor returned).
+
+    On PostgreSQL the lock and the read are two statements sent in one round trip: in
+    READ COMMITTED each statement takes its own snapshot, so the read, a statement after
+    the lock was granted, sees everything committed by whoever held the lock before.
+    SQLite has no row locks: its BEGIN IMMEDIATE has already taken the database's single
+    write lock, and the reads run one after the other."""
     ids = sorted(set(account_ids))
-    placeholders = ", ".join(["%s"] * len(ids))
-    row_lock = " FOR UPDATE OF a" if connection.features.has_select_for_update else ""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_accounts_sql(len(ids), with_usernames), ids)
+            locked = {row[0]: LockedAccount(*row) for row in cursor.fetchall()}
+        return locked, ledger_heads(list(locked), holds_active_at=holds_active_at, except_hold=except_hold)
+    held, held_params = _held_column("a.id", holds_active_at, except_hold)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT a.id, a.user_id, u.username FROM {ACCOUNTS} a JOIN {USERS} u ON u.id = a.user_id "
-            f"WHERE a.id IN ({placeholders}) ORDER BY a.id{row_lock}",
-            ids,
-        )
-        return {row[0]: LockedAccount(*row) for row in cursor.fetchall()}
+        cursor.execute(f"{_lock_sql(len(ids))}; {locked_heads_sql(len(ids), held, with_usernames)}",
+                       ids + held_params + ids)
+        rows = cursor.fetchall()
+    locked, heads = {}, {}
+    for account_id, user_id, username, seq, balance, created_at, held_amount in rows:
+        locked[account_id] = LockedAccount(account_id, user_id, username)
+        heads[account_id] = EMPTY_HEAD if seq is None else LedgerHead(seq, balance, created_at, held_amount)
+    return locked, heads
+
+
+@cache
+def _accounts_sql(count: int, with_usernames: bool, columns: str = "", joins: str = "") -> str:
+    """The customer accounts among ``count`` ids (``%s``), in id order: id, owner and
+    username (NULL unless asked for: it joins the users table, which only the notes of
+    transfers need), then ``columns`` from ``joins``."""
+    users = f" JOIN {USERS} u ON u.id = a.user_id" if with_usernames else ""
+    username = "u.username" if with_usernames else "NULL"
+    return (
+        f"SELECT a.id, a.user_id, {username}{columns} FROM {ACCOUNTS} a{users}{joins} "
+        f"WHERE a.id IN ({', '.join(['%s'] * count)}) AND a.user_id IS NOT NULL ORDER BY a.id"
+    )
+
+
+@cache
+def _lock_sql(count: int) -> str:
+    return (
+        f"SELECT a.id FROM {ACCOUNTS} a WHERE a.id IN ({', '.join(['%s'] * count)}) AND a.user_id IS NOT NULL "
+        f"ORDER BY a.id FOR UPDATE"
+    )
+
+
+@cache
+def locked_heads_sql(count: int, held: str, with_usernames: bool) -> str:
+    """The read of ``accounts_lock`` on PostgreSQL: the accounts, and the newest entry of
+    each (one backward probe of the (account, seq) index) with ``held`` beside it."""
+    newest_entry = (
+        f" LEFT JOIN LATERAL (SELECT seq, balance_after, created_at FROM {LEDGER} h "
+        f"WHERE h.account_id = a.id AND h.seq IS NOT NULL ORDER BY h.seq DESC LIMIT 1) AS head ON true"
+    )
+    return _accounts_sql(count, with_usernames, f", head.seq, head.balance_after, head.created_at, {held}",
+                         newest_entry)
+
+
+def _held_column(account_id_column: str, at: datetime | None, except_hold: int | None) -> tuple[str, list]:
+    """The SQL column of what active holds reserve, and its parameters ("0" when holds
+    are not asked for: a deposit reads none)."""
+    if at is None:
+        return "0", []
+    return held_sql(account_id_column, except_hold=except_hold is not None), [at] + (
+        [except_hold] if except_hold is not None else []
+    )
 
 
 def ledger_heads(
@@ -127,31 +186,34 @@ def ledger_heads(
     """The newest entry of each customer account, in one statement: one backward probe
     of the (account, seq) index per account, whatever the history length. With
     ``holds_active_at``, also what the account's holds active at that instant reserve
-    (leaving out hold ``except_hold``), in the same statement."""
-    if holds_active_at is None:
-        held, held_params = "0", []
-    else:
-        held = held_sql("head{i}.account_id", except_hold=except_hold is not None)
-        held_params = [holds_active_at] + ([except_hold] if except_hold is not None else [])
-    # An account with no entries yet has no row here, and no holds either (a hold needs
-    # an available balance): EMPTY_HEAD is right for it.
-    one = (
-        f"SELECT head{{i}}.*, {held} FROM (SELECT account_id, seq, balance_after, created_at FROM {LEDGER} "
-        f"WHERE account_id = %s AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1) AS head{{i}}"
-    )
-    sql = " UNION ALL ".join(one.format(i=i) for i in range(len(account_ids)))
+    (leaving out hold ``except_hold``), in the same statement. (A writer reads its
+    heads through ``accounts_lock``.)"""
+    heads = dict.fromkeys(account_ids, EMPTY_HEAD)
+    if not account_ids:
+        return heads
+    held, held_params = _held_column("head{i}.account_id", holds_active_at, except_hold)
     params = []
     for account_id in account_ids:
         params += held_params + [account_id]
-    heads = dict.fromkeys(account_ids, EMPTY_HEAD)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_heads_sql(len(account_ids), held), params)
         for account_id, seq, balance, created_at, held_amount in cursor.fetchall():
             heads[account_id] = LedgerHead(
                 seq, _convert("balance_after", balance), _convert("created_at", created_at),
                 _convert("amount", held_amount),
             )
     return heads
+
+
+@cache
+def _heads_sql(count: int, held: str) -> str:
+    # An account with no entries yet has no row here, and no holds either (a hold needs
+    # an available balance): EMPTY_HEAD is right for it.
+    one = (
+        f"SELECT head{{i}}.*, {held} FROM (SELECT account_id, seq, balance_after, created_at FROM {LEDGER} "
+        f"WHERE account_id = %s AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1) AS head{{i}}"
+    )
+    return " UNION ALL ".join(one.format(i=i) for i in range(count))
 
 
 def insert_posting(posting: Posting, entries: list[Transaction]) -> None:
@@ -185,19 +247,11 @@ def _insert_posting_one_statement(posting: Posting, entries: list[Transaction]) 
     # The attribute values go to psycopg2 as they are: on PostgreSQL, Django's per-field
     # preparation returns every one of these types unchanged (str, int, Decimal, aware
     # datetime, None) and cost a tenth of a deposit's Python time (profiled).
-    posting_values = [getattr(posting, name) for name in _POSTING_ATTNAMES]
-    entry_values = []
+    values = [getattr(posting, name) for name in _POSTING_ATTNAMES]
     for entry in entries:
-        entry_values += [getattr(entry, name) for name in _ENTRY_ATTNAMES_BUT_POSTING]
-    row = "(" + ", ".join("(SELECT id FROM p)" if f.attname == "posting_id" else cast
-                          for f, cast in zip(_ENTRY_FIELDS, _entry_casts(), strict=True)) + ")"
+        values += [getattr(entry, name) for name in _ENTRY_ATTNAMES_BUT_POSTING]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH p AS (INSERT INTO {POSTINGS} ({_POSTING_COLUMNS}) "
-            f"VALUES ({', '.join(['%s'] * len(_POSTING_FIELDS))}) RETURNING id) "
-            f"INSERT INTO {LEDGER} ({_ENTRY_COLUMNS}) VALUES {', '.join([row] * len(entries))} RETURNING id, posting_id",
-            posting_values + entry_values,
-        )
+        cursor.execute(_posting_insert_sql(len(entries)), values)
         for entry, (pk, posting_id) in zip(entries, cursor.fetchall(), strict=True):
             entry.pk, entry.posting_id = pk, posting_id
             entry._state.adding = False
@@ -206,9 +260,17 @@ def _insert_posting_one_statement(posting: Posting, entries: list[Transaction]) 
 
 
 @cache
-def _entry_casts() -> tuple[str, ...]:
+def _posting_insert_sql(entry_count: int) -> str:
     # Typed placeholders: VALUES rows of NULLs would otherwise be typed text.
-    return tuple(f"CAST(%s AS {f.cast_db_type(connection)})" for f in _ENTRY_FIELDS)
+    row = "(" + ", ".join(
+        "(SELECT id FROM p)" if f.attname == "posting_id" else f"CAST(%s AS {f.cast_db_type(connection)})"
+        for f in _ENTRY_FIELDS
+    ) + ")"
+    return (
+        f"WITH p AS (INSERT INTO {POSTINGS} ({_POSTING_COLUMNS}) "
+        f"VALUES ({', '.join(['%s'] * len(_POSTING_FIELDS))}) RETURNING id) "
+        f"INSERT INTO {LEDGER} ({_ENTRY_COLUMNS}) VALUES {', '.join([row] * entry_count)} RETURNING id, posting_id"
+    )
 
 
 def owned_balance(*, account_id: int, user_id: int, at: datetime) -> tuple[Decimal, Decimal] | None:

@@ -42,7 +42,7 @@ from banking.errors import (
 )
 from banking.money import MAX_BALANCE, format_money, validate_amount
 from banking.text import has_invisible_characters
-from transactions.ledger_sql import LedgerHead, LockedAccount, insert_posting, ledger_heads, lock_accounts
+from transactions.ledger_sql import LedgerHead, LockedAccount, accounts_lock, insert_posting
 from transactions.selectors import hold_get_for_actor
 from transactions.models import (
     EXTERNAL_FUNDS,
@@ -118,17 +118,22 @@ def posting_create(
         validate_amount(abs(leg.amount))
     customer_ids = sorted({leg.account_id for leg in legs if leg.account_id is not None})
     debits_a_customer = any(leg.amount < 0 for leg in legs if leg.account_id is not None)
+    names_accounts = any(callable(leg.note) for leg in legs)  # notes that name the accounts' owners
 
     def work() -> tuple[PostingResult, ApplicationError | None]:
-        locked = lock_accounts(customer_ids)
+        # Holds matter only to debits: a deposit reads no holds. The hold being captured
+        # is left out of what the account's holds reserve: its capture takes the money.
+        locked, heads = accounts_lock(customer_ids, holds_active_at=timezone.now() if debits_a_customer else None,
+                                      except_hold=capturing.pk if capturing is not None else None,
+                                      with_usernames=names_accounts)
         if authorize is not None:
             authorize(locked)
         if len(locked) != len(customer_ids):
             raise AccountNotFound()
+        # After the accounts, always in that order (no deadlock with another capture or
+        # a void). What the account's other holds reserve was read under its lock, and
+        # only a movement under that lock can add to it.
         hold = _hold_lock(capturing.pk) if capturing is not None else None
-        # Holds matter only to debits: a deposit reads no holds.
-        heads = ledger_heads(customer_ids, holds_active_at=timezone.now() if debits_a_customer else None,
-                             except_hold=hold.pk if hold is not None else None)
         now = _posting_time(heads.values())
         if hold is not None:
             _require_pending(hold, now)
@@ -380,11 +385,12 @@ def hold_create(
         # The payee's row is locked too, in the same ascending order as every movement:
         # the hold's key on it would otherwise take a share lock at commit, out of order
         # (a deadlock with a transfer from the payee).
-        locked = lock_accounts([account_id] if to_account_id is None else [account_id, to_account_id])
+        locked, heads = accounts_lock([account_id] if to_account_id is None else [account_id, to_account_id],
+                                      holds_active_at=timezone.now())
         _owned_by(owner, account_id)(locked)
         if to_account_id is not None and to_account_id not in locked:
             raise AccountNotFound("Destination account not found.")
-        head = ledger_heads([account_id], holds_active_at=timezone.now())[account_id]
+        head = heads[account_id]
         now = _posting_time([head])
         error = _funds_check(head, -amount, "Insufficient available balance")
         if error is not None:

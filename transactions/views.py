@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from banking.api import keyset_page, path_id, query_int
 from banking.errors import HoldNotFound, TransactionNotFound, ValidationFailed
 from banking.openapi import CURSOR_SCHEMA, ID_SCHEMA, IDEMPOTENCY_KEY, errors, page_limit
-from banking.serializers import IdField, represent
+from banking.serializers import IdField, represent, validated
 from banking.throttling import WriteThrottle
 from transactions import idempotency, selectors, services
 from transactions.models import HoldStatus
@@ -251,6 +251,4 @@ def _respond(request: Request, operation: str, data: dict, run: Callable[[str], 
 
 
 def _valid(serializer_class, request: Request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    return validated(serializer_class, request.data)

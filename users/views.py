@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from banking import throttling
 from banking.errors import InvalidCredentials
 from banking.openapi import errors
-from banking.serializers import represent
+from banking.serializers import represent, validated
 from users import services
 from users.serializers import (
     LoginInputSerializer,
@@ -33,10 +33,9 @@ class UserViewSet(viewsets.ViewSet):
         request=UserCreateInputSerializer, responses={201: UserOutputSerializer, **errors(400, 413, 415)},
     )
     def create(self, request: Request) -> Response:
-        data = UserCreateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = services.user_create(**data.validated_data)
-        return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+        data = validated(UserCreateInputSerializer, request.data)
+        user = services.user_create(**data)
+        return Response(represent(UserOutputSerializer, user), status=status.HTTP_201_CREATED)
 
 
 class AuthViewSet(viewsets.ViewSet):
@@ -59,9 +58,8 @@ class AuthViewSet(viewsets.ViewSet):
         request=LoginInputSerializer, responses={200: LoginOutputSerializer, **errors(400, 401, 413, 415, 429)},
     )
     def login(self, request: Request) -> Response:
-        data = LoginInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        username, password = data.validated_data["username"], data.validated_data["password"]
+        data = validated(LoginInputSerializer, request.data)
+        username, password = data["username"], data["password"]
         address = request.META.get("REMOTE_ADDR", "")
         throttling.login_check(username=username, address=address)
         user = authenticate(request._request, username=username, password=password)
