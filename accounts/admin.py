@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.models import Account
 from banking.errors import ApplicationError
-from banking.money import MAX_AMOUNT, format_money
+from banking.money import MAX_AMOUNT, MoneyField, format_money
 from transactions import services
 from transactions.ledger_sql import head_balance_sql
 from transactions.selectors import account_entries, balance_get, balance_recompute, balances_get
@@ -45,7 +45,8 @@ class AccountAdmin(admin.ModelAdmin):
         # A customer's balance is the newest entry's running balance: one indexed
         # subquery, so a page of 100 accounts is one query, whatever their history length.
         head = head_balance_sql(f"{connection.ops.quote_name(Account._meta.db_table)}.id")
-        return super().get_queryset(request).annotate(current_balance=RawSQL(head, []))
+        # (Typed, so that SQLite's float comes back a Decimal like PostgreSQL's numeric.)
+        return super().get_queryset(request).annotate(current_balance=RawSQL(head, [], output_field=MoneyField()))
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

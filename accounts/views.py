@@ -57,7 +57,6 @@ class AccountViewSet(viewsets.ViewSet):
     def create(self, request: Request) -> Response:
         data = validated(AccountCreateInputSerializer, request.data)
         account = services.account_create(user=request.user, **data)
-        account.balance = ZERO  # a new account's ledger is empty
         return Response(represent(AccountCreatedOutputSerializer, account), status=status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -61,15 +61,16 @@ def query_int(request: Request, name: str, *, default: int | None, low: int, hig
     return number
 
 
-def keyset_page(request: Request, rows: list, *, limit: int, cursor: Callable[[Any], int]) -> tuple[list, dict]:
+def keyset_page(request: Request, rows: list, *, limit: int, cursor: Callable[[Any], int],
+                param: str = "cursor") -> tuple[list, dict]:
     """A page of at most ``limit`` rows out of ``rows`` (fetched with one more, to know
     whether there is a next page) and its headers: ``Link: <...>; rel="next"`` with the
-    same query and ``cursor`` set to the last row's position."""
+    same query and ``param`` (``cursor``) set to the last row's position."""
     if len(rows) <= limit:
         return rows, {}
     rows = rows[:limit]
     query = request.query_params.copy()
-    query["cursor"] = str(cursor(rows[-1]))
+    query[param] = str(cursor(rows[-1]))
     query["limit"] = str(limit)
     next_url = request.build_absolute_uri(request.path) + "?" + urlencode(query)
     return rows, {"Link": f'<{next_url}>; rel="next"'}

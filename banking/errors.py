@@ -95,3 +95,17 @@ class TooManyRequests(ApplicationError):
 
 class PayloadTooLarge(ApplicationError):
     default_message = "Request body too large."
+
+
+class WebhookNotFound(NotFound):
+    # Also the answer for someone else's endpoint.
+    default_message = "Webhook endpoint not found."
+
+
+class LimitReached(Conflict):
+    """A per-user limit on how many of something may exist (webhook endpoints)."""
+
+
+class UnsafeUrl(ValidationFailed):
+    """A webhook URL the server will not call: not https in production, or one that
+    resolves to a loopback, private, link-local or reserved address."""

@@ -164,3 +164,12 @@ def represent(serializer_class: type[serializers.Serializer], instance) -> dict:
     copies of its fields) for every answer: one instance per class is shared, which is
     safe because representing an object changes nothing on the serializer."""
     return _shared(serializer_class).to_representation(instance)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON true or false, nothing else (DRF's BooleanField also takes "yes", 1, "on")."""
+
+    def to_internal_value(self, data: object) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError(f"{_label(self)} must be true or false.")
+        return data

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.views import AccountHistoryViewSet, AccountStatementViewSet, AccountViewSet
 from banking.health import healthz
+from events.views import EventViewSet, WebhookViewSet
 from transactions.views import HoldViewSet, TransactionViewSet
 from users.views import AuthViewSet, UserViewSet
 
@@ -15,6 +16,7 @@ from users.views import AuthViewSet, UserViewSet
 # as for an id that does not exist (one 404 shape, not a routing miss for "/accounts/abc").
 ID = r"(?P<account_id>[^/]+)"
 HOLD = r"(?P<hold_id>[^/]+)"
+WEBHOOK = r"(?P<webhook_id>[^/]+)"
 
 
 def api(route: str, view, name: str):
@@ -44,6 +46,14 @@ urlpatterns = [
     api(f"transactions/holds/{HOLD}", HoldViewSet.as_view({"get": "retrieve"}), "hold-detail"),
     api(f"transactions/holds/{HOLD}/capture", HoldViewSet.as_view({"post": "capture"}), "hold-capture"),
     api(f"transactions/holds/{HOLD}/void", HoldViewSet.as_view({"post": "void"}), "hold-void"),
+    api("events", EventViewSet.as_view({"get": "list"}), "event-list"),
+    api("webhooks", WebhookViewSet.as_view({"post": "create", "get": "list"}), "webhook-list"),
+    api(f"webhooks/{WEBHOOK}", WebhookViewSet.as_view({"get": "retrieve", "patch": "partial_update",
+                                                       "delete": "destroy"}), "webhook-detail"),
+    api(f"webhooks/{WEBHOOK}/rotate-secret", WebhookViewSet.as_view({"post": "rotate_secret"}),
+        "webhook-rotate-secret"),
+    api(f"webhooks/{WEBHOOK}/test", WebhookViewSet.as_view({"post": "test"}), "webhook-test"),
+    api(f"webhooks/{WEBHOOK}/deliveries", WebhookViewSet.as_view({"get": "deliveries"}), "webhook-deliveries"),
     api(f"transactions/{ID}", AccountHistoryViewSet.as_view({"get": "history"}), "transaction-history"),
     api(
         r"transactions/(?P<transaction_id>[^/]+)/reverse",

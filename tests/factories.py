@@ -31,3 +31,10 @@ class AccountFactory(DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     bank_name = "Savings Bank"
     branch = "Main Branch"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # Through the service, as the API opens accounts (with their account.created event).
+        from accounts.services import account_create
+
+        return account_create(**kwargs)

@@ -18,6 +18,7 @@ accounts, ``head_balance_sql`` for every other read that needs it in SQL (the ow
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +27,8 @@ from types import SimpleNamespace
 
 from django.db import connection
 
+from events.services import deliveries_fan_out
+from events.sql import entry_events_sql, fanout_sql
 from transactions.models import Hold, HoldStatus, Posting, Transaction
 
 _ACCOUNT = Transaction._meta.get_field("account").related_model
@@ -216,12 +219,17 @@ def _heads_sql(count: int, held: str) -> str:
     return " UNION ALL ".join(one.format(i=i) for i in range(count))
 
 
-def insert_posting(posting: Posting, entries: list[Transaction]) -> None:
-    """INSERT the posting and all its entries, and set their ids (RETURNING). On
-    PostgreSQL that is one statement, one round trip (the posting in a data-modifying
-    CTE); elsewhere two."""
+def insert_posting(posting: Posting, entries: list[Transaction], *, owners: Mapping[int, int]) -> None:
+    """INSERT the posting, all its entries and their events (a ``transaction.created``
+    for each entry on a customer account, the account's owner's: ``owners`` maps account
+    ids to user ids) with their webhook deliveries, and set the rows' ids (RETURNING).
+    On PostgreSQL that is one statement, one round trip (data-modifying CTEs); elsewhere
+    one statement each."""
+    customers = [(e.account_id, owners[e.account_id]) for e in entries if e.seq is not None]
+    event_params = [x for pair in customers for x in pair] + [posting.created_at]
+    account_ids = [account_id for account_id, _ in customers]
     if connection.vendor == "postgresql":
-        _insert_posting_one_statement(posting, entries)
+        _insert_posting_one_statement(posting, entries, event_params + account_ids, len(customers))
         return
     with connection.cursor() as cursor:
         cursor.execute(
@@ -241,9 +249,17 @@ def insert_posting(posting: Posting, entries: list[Transaction]) -> None:
         for entry, (pk,) in zip(entries, cursor.fetchall(), strict=True):
             entry.pk = pk
             entry._state.adding = False
+        entry_ids = [e.pk for e in entries]
+        source = f"(SELECT id, account_id FROM {LEDGER} WHERE id IN ({', '.join(['%s'] * len(entry_ids))}))"
+        cursor.execute(entry_events_sql(source, len(customers)),
+                       event_params[:-1] + [connection.ops.adapt_datetimefield_value(posting.created_at)]
+                       + entry_ids + account_ids)
+        event_ids = [row[0] for row in cursor.fetchall()]
+    deliveries_fan_out(event_ids)
 
 
-def _insert_posting_one_statement(posting: Posting, entries: list[Transaction]) -> None:
+def _insert_posting_one_statement(posting: Posting, entries: list[Transaction], event_params: list,
+                                  customers: int) -> None:
     # The attribute values go to psycopg2 as they are: on PostgreSQL, Django's per-field
     # preparation returns every one of these types unchanged (str, int, Decimal, aware
     # datetime, None) and cost a tenth of a deposit's Python time (profiled).
@@ -251,7 +267,7 @@ def _insert_posting_one_statement(posting: Posting, entries: list[Transaction]) 
     for entry in entries:
         values += [getattr(entry, name) for name in _ENTRY_ATTNAMES_BUT_POSTING]
     with connection.cursor() as cursor:
-        cursor.execute(_posting_insert_sql(len(entries)), values)
+        cursor.execute(_posting_insert_sql(len(entries), customers), values + event_params)
         for entry, (pk, posting_id) in zip(entries, cursor.fetchall(), strict=True):
             entry.pk, entry.posting_id = pk, posting_id
             entry._state.adding = False
@@ -260,7 +276,7 @@ def _insert_posting_one_statement(posting: Posting, entries: list[Transaction]) 
 
 
 @cache
-def _posting_insert_sql(entry_count: int) -> str:
+def _posting_insert_sql(entry_count: int, customers: int) -> str:
     # Typed placeholders: VALUES rows of NULLs would otherwise be typed text.
     row = "(" + ", ".join(
         "(SELECT id FROM p)" if f.attname == "posting_id" else f"CAST(%s AS {f.cast_db_type(connection)})"
@@ -268,8 +284,12 @@ def _posting_insert_sql(entry_count: int) -> str:
     ) + ")"
     return (
         f"WITH p AS (INSERT INTO {POSTINGS} ({_POSTING_COLUMNS}) "
-        f"VALUES ({', '.join(['%s'] * len(_POSTING_FIELDS))}) RETURNING id) "
-        f"INSERT INTO {LEDGER} ({_ENTRY_COLUMNS}) VALUES {', '.join([row] * entry_count)} RETURNING id, posting_id"
+        f"VALUES ({', '.join(['%s'] * len(_POSTING_FIELDS))}) RETURNING id), "
+        f"e AS (INSERT INTO {LEDGER} ({_ENTRY_COLUMNS}) VALUES {', '.join([row] * entry_count)} "
+        f"RETURNING id, posting_id, account_id), "
+        f"ev AS ({entry_events_sql('e', customers)}), "
+        f"d AS ({fanout_sql('ev')}) "
+        f"SELECT id, posting_id FROM e"
     )
 
 

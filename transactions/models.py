@@ -293,6 +293,8 @@ class Hold(models.Model):
                          name="hold_active_idx"),
             models.Index(fields=["account", "id"], name="hold_account_idx"),
             models.Index(fields=["to_account", "id"], condition=Q(to_account__isnull=False), name="hold_payee_idx"),
+            # The expiry sweep: pending holds by expiry, whatever their account.
+            models.Index(fields=["expires_at"], condition=Q(status=HoldStatus.PENDING), name="hold_expiry_idx"),
         ]
 
     def status_at(self, now) -> str:

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from banking.serializers import AmountField, IdField, InputSerializer, MoneyOutputField, TextField, WholeNumberField
 from transactions.models import Direction, HoldStatus, Kind, Status
-from transactions.services import HOLD_DEFAULT_EXPIRY, HOLD_MAX_EXPIRY, HOLD_MIN_EXPIRY, NOTE_MAX_LENGTH
+from transactions.limits import HOLD_DEFAULT_EXPIRY, HOLD_MAX_EXPIRY, HOLD_MIN_EXPIRY, NOTE_MAX_LENGTH
 
 
 def _note_field() -> TextField:

@@ -42,7 +42,10 @@ from banking.errors import (
 )
 from banking.money import MAX_BALANCE, format_money, validate_amount
 from banking.text import has_invisible_characters
+from events.models import EventType
+from transactions.events import hold_events_record
 from transactions.ledger_sql import LedgerHead, LockedAccount, accounts_lock, insert_posting
+from transactions.limits import HOLD_DEFAULT_EXPIRY, HOLD_MAX_EXPIRY, HOLD_MIN_EXPIRY, NOTE_MAX_LENGTH
 from transactions.selectors import hold_get_for_actor
 from transactions.models import (
     EXTERNAL_FUNDS,
@@ -57,7 +60,6 @@ from transactions.models import (
 )
 from users.models import User
 
-NOTE_MAX_LENGTH = 255
 
 Locked = Mapping[int, LockedAccount]
 
@@ -163,10 +165,12 @@ def posting_create(
                 entry.seq, entry.balance_after = head.seq + 1, head.balance + leg.amount
                 running[leg.account_id] = LedgerHead(entry.seq, entry.balance_after, now, head.held)
             entries.append(entry)
-        insert_posting(posting, entries)
+        insert_posting(posting, entries, owners=_owners(locked))
         if hold is not None:
             captured = -sum(leg.amount for leg in legs if leg.account_id == hold.account_id)
             _hold_resolve(hold, HoldStatus.CAPTURED, now, initiated_by, captured_amount=captured)
+            hold_events_record(hold, EventType.HOLD_CAPTURED, owners=_owners(locked),
+                               available=heads[hold.account_id].available - captured, at=now)
         return PostingResult(posting, entries), None
 
     result, error = run_in_transaction(work)
@@ -198,8 +202,13 @@ def _refusal(
                       idempotency_key=idempotency_key)
     entry = _entry(posting, Leg(amount=-requested, account_id=account_id, note=leg_note), locked, initiated_by, now)
     entry.seq, entry.balance_after = head.seq + 1, head.balance
-    insert_posting(posting, [entry])
+    insert_posting(posting, [entry], owners=_owners(locked))
     return PostingResult(posting, [entry])
+
+
+def _owners(locked: Locked) -> dict[int, int]:
+    """Each locked account's owner: the user its entries' events belong to."""
+    return {account_id: account.user_id for account_id, account in locked.items()}
 
 
 def _entry(posting: Posting, leg: Leg, locked: Locked, initiated_by: User, now) -> Transaction:
@@ -352,9 +361,6 @@ def reversal_create(*, transaction_id: int, note: str = "", initiated_by: User) 
 
 # --- holds: authorize now, capture or void later ------------------------------------
 
-HOLD_DEFAULT_EXPIRY = timedelta(days=7)
-HOLD_MIN_EXPIRY = timedelta(seconds=1)
-HOLD_MAX_EXPIRY = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -401,6 +407,8 @@ def hold_create(
             account_id=account_id, to_account_id=to_account_id, amount=amount, note=note, created_at=now,
             expires_at=now + expires_in, initiated_by=initiated_by, idempotency_key=idempotency_key,
         )
+        hold_events_record(hold, EventType.HOLD_CREATED, owners=_owners(locked), available=head.available - amount,
+                           at=now)
         return HoldResult(hold, head.available - amount), None
 
     result, error = run_in_transaction(work)
@@ -450,18 +458,46 @@ def hold_capture(
 
 def hold_void(*, hold_id: int, actor: User) -> Hold:
     """Release a pending hold: it stops reserving at once. An expired, captured or
-    voided hold is ``HoldNotPending``. (Locks the hold only: a void can only make more
-    money available, so it need not queue behind the account's movements.)"""
-    hold_get_for_actor(hold_id=hold_id, actor=actor)
+    voided hold is ``HoldNotPending``. Locks the held account (and the payee's) before
+    the hold, like every change announced to their owners: their events keep the order
+    of those locks."""
+    hold = hold_get_for_actor(hold_id=hold_id, actor=actor)
+    return run_in_transaction(lambda: _hold_release(hold, HoldStatus.VOIDED, actor))
 
-    def work() -> Hold:
-        hold = _hold_lock(hold_id)
-        now = timezone.now()
+
+def holds_expire_due(*, limit: int = 500) -> int:
+    """The sweep (the webhook worker runs it every HOLD_SWEEP_SECONDS): up to ``limit``
+    pending holds past their expiry are marked EXPIRED, each with its ``hold.expired``
+    events, one transaction each. A hold reserves nothing from its expiry on, swept or
+    not; the sweep writes it down and announces it. Returns how many it expired."""
+    due = list(
+        Hold.objects.filter(status=HoldStatus.PENDING, expires_at__lte=timezone.now())
+        .order_by("expires_at")[:limit]
+    )
+    return sum(run_in_transaction(lambda hold=hold: _hold_release(hold, HoldStatus.EXPIRED, None)) is not None
+               for hold in due)
+
+
+_RELEASE_EVENTS = {HoldStatus.VOIDED: EventType.HOLD_VOIDED, HoldStatus.EXPIRED: EventType.HOLD_EXPIRED}
+
+
+def _hold_release(hold: Hold, status: str, actor: User | None) -> Hold | None:
+    """Void (``actor`` asked) or expire (the sweep) a hold, under the locks of its
+    accounts then its own. An expiry of a hold that is no longer pending and past its
+    time (captured or voided meanwhile) does nothing and returns None."""
+    accounts = [hold.account_id] + ([hold.to_account_id] if hold.to_account_id is not None else [])
+    locked, heads = accounts_lock(accounts, holds_active_at=timezone.now(), except_hold=hold.pk)
+    hold = _hold_lock(hold.pk)
+    now = timezone.now()
+    if status == HoldStatus.EXPIRED:
+        if hold.status != HoldStatus.PENDING or hold.expires_at > now:
+            return None
+    else:
         _require_pending(hold, now)
-        _hold_resolve(hold, HoldStatus.VOIDED, now, actor)
-        return hold
-
-    return run_in_transaction(work)
+    _hold_resolve(hold, status, now, actor)
+    hold_events_record(hold, _RELEASE_EVENTS[status], owners=_owners(locked),
+                       available=heads[hold.account_id].available, at=now)
+    return hold
 
 
 def _hold_lock(hold_id: int) -> Hold:
@@ -475,7 +511,8 @@ def _require_pending(hold: Hold, now) -> None:
         raise HoldNotPending(status)
 
 
-def _hold_resolve(hold: Hold, status: str, now, actor: User, *, captured_amount: Decimal | None = None) -> None:
+def _hold_resolve(hold: Hold, status: str, now, actor: User | None, *,
+                  captured_amount: Decimal | None = None) -> None:
     hold.status, hold.resolved_at, hold.resolved_by, hold.captured_amount = status, now, actor, captured_amount
     hold.save(update_fields=["status", "resolved_at", "resolved_by", "captured_amount"])
 

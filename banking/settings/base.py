@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "users",
     "accounts",
     "transactions",
+    "events",
 ]
 
 MIDDLEWARE = [
@@ -201,6 +202,29 @@ API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = min(API_MAX_BODY_BYTES, env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", API_MAX_BODY_BYTES))
 # Idempotency keys are kept at least this long (purge_expired removes older ones).
 IDEMPOTENCY_KEY_TTL_HOURS = max(24, env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24))
+
+# --- Events and webhooks ----------------------------------------------------------------
+# Events are kept at least this long (purge_expired removes older ones).
+EVENT_RETENTION_DAYS = max(30, env_int("EVENT_RETENTION_DAYS", 30))
+# Webhook URLs that are plain http or resolve to loopback/private/link-local/reserved
+# addresses: refused in production (events/addresses.py), allowed elsewhere by default.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", True)
+# A receiver must answer 2xx within this many seconds.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+# Seconds to wait after each failed attempt (with +/-20 % jitter); after the last, the
+# delivery has failed: about three days in all.
+WEBHOOK_RETRY_SCHEDULE = [int(s) for s in env_list(
+    "WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,50400,72000,72000")]
+# An endpoint all of whose attempts failed for this long is disabled.
+WEBHOOK_DISABLE_AFTER_HOURS = env_int("WEBHOOK_DISABLE_AFTER_HOURS", 5 * 24)
+# A worker's claim on a delivery (its lease): another worker takes it over once it has
+# run out (the first one died). Longer than a send can take.
+WEBHOOK_CLAIM_SECONDS = env_int("WEBHOOK_CLAIM_SECONDS", 60)
+# Deliveries each worker sends at once (threads), and how often it looks for due ones.
+WEBHOOK_WORKER_THREADS = env_int("WEBHOOK_WORKER_THREADS", 8)
+WEBHOOK_POLL_SECONDS = float(os.environ.get("WEBHOOK_POLL_SECONDS", "0.2"))
+# How often the worker expires holds past their time (with their hold.expired events).
+HOLD_SWEEP_SECONDS = env_int("HOLD_SWEEP_SECONDS", 15)
 
 # --- I18N / time --------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -14,6 +14,8 @@ DEBUG = env_bool("DEBUG", False)
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DJANGO_ENV=production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+# Webhooks reach only public https URLs (events/addresses.py); 1 for a closed test set-up.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 
 # --- HTTPS ----------------------------------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

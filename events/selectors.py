@@ -1,0 +1,65 @@
+"""Reading events and webhook state."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+
+from banking.errors import ValidationFailed
+from events import registry
+from events.models import DeliveryAttempt, Event, WebhookEndpoint
+from events.sql import readable_bound_sql
+from users.models import User
+
+
+def events_page(
+    *, user: User, limit: int, after: int | None = None, types: list[str] | None = None,
+    account_id: int | None = None,
+) -> list[Event]:
+    """The user's events after event ``after`` (from the first, without it), oldest
+    first, at most ``limit``, with their data rendered.
+
+    Only events that can no longer be overtaken are listed: ones whose ``bound`` no
+    running transaction is below (``Event.bound``), in (bound, id) order. So a client that
+    polls with ``after`` set to the last event it got sees every event once, and each
+    account's events in the order they committed."""
+    events = Event.objects.filter(user=user)
+    if after is not None:
+        bound = Event.objects.filter(user=user, pk=after).values_list("bound", flat=True).first()
+        if bound is None:
+            raise ValidationFailed(f"after: you have no event {after} (events are kept for a limited time).")
+        events = events.filter(bound__gte=bound).filter(Q(bound__gt=bound) | Q(id__gt=after))
+    readable = readable_bound_sql()
+    if readable is not None:
+        events = events.filter(bound__lte=RawSQL(readable, []))
+    if types:
+        events = events.filter(type__in=types)
+    if account_id is not None:
+        events = events.filter(account_id=account_id)
+    return events_render(list(events.order_by("bound", "id")[:limit]))
+
+
+def events_render(events: list[Event]) -> list[Event]:
+    """Set ``payload_data`` on each event: its stored data, or, for the types whose data
+    lives elsewhere (a ledger entry), that rendered as the API answers it."""
+    wanted: dict[str, list[int]] = defaultdict(list)
+    for event in events:
+        if event.data is None:
+            wanted[event.type].append(event.transaction_id)
+    rendered = {kind: registry.renderer(kind)(ids) for kind, ids in wanted.items()}
+    for event in events:
+        event.payload_data = event.data if event.data is not None else rendered[event.type][event.transaction_id]
+    return events
+
+
+def endpoints_for_user(*, user: User) -> list[WebhookEndpoint]:
+    return list(WebhookEndpoint.objects.filter(user=user).order_by("id"))
+
+
+def attempts_page(*, endpoint: WebhookEndpoint, limit: int, before_id: int | None = None) -> list[DeliveryAttempt]:
+    """The endpoint's delivery attempts, newest first, keyset-paged on id."""
+    attempts = DeliveryAttempt.objects.filter(endpoint_id=endpoint.pk)
+    if before_id is not None:
+        attempts = attempts.filter(id__lt=before_id)
+    return list(attempts.order_by("-id")[:limit])
