@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import Account
+from accounts.services import account_create
 from banking.errors import ApplicationError
 from banking.money import MAX_AMOUNT, MoneyField, format_money
 from transactions import services
@@ -47,6 +48,14 @@ class AccountAdmin(admin.ModelAdmin):
         head = head_balance_sql(f"{connection.ops.quote_name(Account._meta.db_table)}.id")
         # (Typed, so that SQLite's float comes back a Decimal like PostgreSQL's numeric.)
         return super().get_queryset(request).annotate(current_balance=RawSQL(head, [], output_field=MoneyField()))
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Opened through the service, as the API opens accounts (with its account.created event).
+        opened = account_create(user=obj.user, bank_name=obj.bank_name, branch=obj.branch)
+        obj.pk, obj.created_at = opened.pk, opened.created_at
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -69,7 +69,7 @@ def load_fixtures(count: int, balance: str, prefix: str) -> list[dict]:
 
     from django.contrib.auth.hashers import make_password
 
-    from accounts.models import Account
+    from accounts.services import account_create
     from transactions import services
     from users.models import User, username_key
     from users.services import token_issue
@@ -80,9 +80,8 @@ def load_fixtures(count: int, balance: str, prefix: str) -> list[dict]:
         [User(username=f"{prefix}{i}", username_key=username_key(f"{prefix}{i}"), password=password)
          for i in range(count)]
     )
-    accounts = Account.objects.bulk_create(
-        [Account(user=u, bank_name="Bench Bank", branch=f"B{i % 7}") for i, u in enumerate(users)]
-    )
+    # Opened as the API opens them (with their account.created events).
+    accounts = [account_create(user=u, bank_name="Bench Bank", branch=f"B{i % 7}") for i, u in enumerate(users)]
     fixtures = []
     for user, account in zip(users, accounts, strict=True):
         services.deposit_create(account_id=account.pk, amount=Decimal(balance), note="bench funding",

@@ -69,3 +69,11 @@ def entry_events_sql(source: str, accounts: int) -> str:
         f"FROM {source} s WHERE s.account_id IN ({', '.join(['%s'] * accounts)}) "
         f"RETURNING id, user_id, type, created_at"
     )
+
+
+def json_int_sql(column: str, key: str) -> str:
+    """SQL for the whole number at ``key`` of a JSON column (the audit reads the ids in
+    events' data)."""
+    if connection.vendor == "postgresql":
+        return f"CAST({column} ->> '{key}' AS bigint)"
+    return f"CAST(json_extract({column}, '$.{key}') AS INTEGER)"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Install and serve the API with gunicorn on http://127.0.0.1:8000 (HOST/PORT to change).
+# Install and serve everything: the API (gunicorn, on http://127.0.0.1:8000; HOST/PORT to
+# change) and the webhook delivery worker, both from the Procfile, run by honcho (if either
+# stops, both stop). Extra arguments go to gunicorn.
 # Uses DATABASE_URL when set, otherwise the embedded SQLite file var/db.sqlite3.
 # If DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD (and optionally
 # DJANGO_SUPERUSER_EMAIL) are set, that admin user is created when missing.
@@ -21,10 +23,10 @@ PORT=${PORT:-8000}
 # (banking/gunicorn_worker.py; REQUEST_READ_TIMEOUT bounds how long a request may take to
 # arrive, --keep-alive how long a connection may stay silent).
 # No access log: the application writes one JSON line per request (README, "Health and logs").
-WORKERS=${WEB_CONCURRENCY:-$(( $(nproc) * 2 ))}
-THREADS=${GUNICORN_THREADS:-4}
-echo "Serving on http://$HOST:$PORT (workers: $WORKERS x $THREADS threads)"
-exec .venv/bin/gunicorn banking.wsgi:application \
-  --bind "$HOST:$PORT" --workers "$WORKERS" \
-  --worker-class banking.gunicorn_worker.BufferingThreadWorker --threads "$THREADS" \
-  --keep-alive 5 --graceful-timeout 10 "$@"
+export HOST PORT
+export WORKERS=${WEB_CONCURRENCY:-$(( $(nproc) * 2 ))}
+export THREADS=${GUNICORN_THREADS:-4}
+export GUNICORN_ARGS="${*:-}"
+echo "Serving on http://$HOST:$PORT (workers: $WORKERS x $THREADS threads) and delivering webhooks"
+# honcho gives each process a PORT of its own; the web process gets the first: ours.
+exec .venv/bin/honcho --no-colour -f Procfile -d . start -p "$PORT"

@@ -88,3 +88,37 @@ def request(port: int, method: str, path: str, body: dict | None = None, token: 
         return response.status, json.loads(response.read() or b"{}")
     finally:
         conn.close()
+
+
+class DeliveryWorker:
+    """The real webhook delivery worker (``manage.py deliver_webhooks``) against the test
+    database, with a retry schedule of seconds instead of hours."""
+
+    def __init__(self, env: dict | None = None, threads: int = 4):
+        self.extra_env = env or {}
+        self.threads = threads
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "DeliveryWorker":
+        env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "banking.settings.test",
+               "WEBHOOK_RETRY_SCHEDULE": "1,1,1,2,2,2,3,3,3", "WEBHOOK_CLAIM_SECONDS": "4",
+               "WEBHOOK_TIMEOUT_SECONDS": "2", "WEBHOOK_POLL_SECONDS": "0.05", "WEBHOOK_ALLOW_PRIVATE_URLS": "1",
+               "LOG_LEVEL": "WARNING", **self.extra_env}
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "deliver_webhooks", "--threads", str(self.threads)],
+            cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+        )
+        return self
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()

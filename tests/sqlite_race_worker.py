@@ -22,7 +22,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
-from accounts.models import Account  # noqa: E402
+from accounts.services import account_create  # noqa: E402
 from transactions import services  # noqa: E402
 from transactions.audit import audit_ledger  # noqa: E402
 from transactions.selectors import balance_get  # noqa: E402
@@ -34,7 +34,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     assert connection.vendor == "sqlite"
     owners = [User.objects.create_user(username=f"u{i}", password="x-long-password") for i in range(4)]
-    accounts = [Account.objects.create(user=u, bank_name="B", branch="C") for u in owners]
+    accounts = [account_create(user=u, bank_name="B", branch="C") for u in owners]
     for account in accounts:
         services.deposit_create(account_id=account.pk, amount=Decimal("100.00"), initiated_by=account.user,
                                 owner=account.user)

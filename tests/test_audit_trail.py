@@ -290,3 +290,49 @@ def test_verify_ledger_reports_a_capture_paid_to_someone_else_than_the_payee(ali
     credit = alice.post(f"/transactions/holds/{held['id']}/capture", {}, format="json").json()["credit_transaction"]
     _tamper("UPDATE transactions_transaction SET account_id = %s WHERE id = %s", [third.pk, credit["id"]])
     assert f"the capture of hold {held['id']} does not move the captured amount" in _verify_fails(capsys)
+
+
+# --- events: no change without its event, no event without its change ---------------
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_an_entry_without_its_event(account, fund, capsys):
+    row = fund(account, "10.00")
+    _tamper("DELETE FROM events_event WHERE transaction_id = %s", [row.pk])
+    assert f"entry {row.pk} has 0 transaction.created events instead of one" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_an_event_without_its_entry(account, other_account, fund, capsys):
+    row = fund(account, "10.00")
+    from events.models import Event
+
+    event = Event.objects.get(transaction_id=row.pk)
+    _tamper("UPDATE events_event SET account_id = %s WHERE id = %s", [other_account.pk, event.pk])
+    assert f"event {event.pk} announces entry {row.pk}, which is not an entry of that user's account" \
+        in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_an_account_opened_without_its_event(account, capsys):
+    _tamper("DELETE FROM events_event WHERE account_id = %s AND type = 'account.created'", [account.pk])
+    assert f"account {account.pk} has 0 account.created events instead of one" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_a_hold_whose_end_was_not_announced(alice, account, fund, capsys):
+    fund(account, "10.00")
+    hold = alice.post("/transactions/holds", {"account_id": account.pk, "amount": "4.00"}, format="json").json()
+    alice.post(f"/transactions/holds/{hold['id']}/void", {}, format="json")
+    _tamper("DELETE FROM events_event WHERE type = 'hold.voided'", [])
+    assert f"hold {hold['id']} (VOIDED): its events do not tell its story" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_an_event_about_a_hold_that_does_not_exist(alice, account, fund, capsys):
+    fund(account, "10.00")
+    alice.post("/transactions/holds", {"account_id": account.pk, "amount": "4.00"}, format="json")
+    from events.models import Event
+
+    event = Event.objects.get(type="hold.created")
+    _tamper("UPDATE events_event SET data = %s WHERE id = %s", ['{"id": 999999}', event.pk])
+    assert f"event {event.pk} (hold.created) is about a hold that does not exist" in _verify_fails(capsys)

@@ -1,6 +1,6 @@
 """Kill the real server with SIGKILL in the middle of a transfer load, restart it, and
 check that every acknowledged transfer is in the ledger whole, no half transfer exists,
-and money is conserved."""
+money is conserved, and every change has its event and every event its change."""
 import http.client
 import random
 import threading
@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
+from events.models import Event
 from tests.factories import AccountFactory
 from tests.live_server import Gunicorn, request
 from transactions.models import Hold, Posting, Transaction
@@ -79,8 +80,11 @@ def test_sigkill_mid_load_loses_no_acknowledged_transfer_and_leaves_no_half_tran
         credit = Transaction.objects.get(pk=answer["credit_transaction"]["id"])
         assert debit.posting_id == credit.posting_id
         assert debit.amount == credit.amount == Decimal(answer["transfer_amount"])
-    call_command("verify_ledger")  # no half transfer, running balances intact
+    call_command("verify_ledger")  # no half transfer, running balances intact, each entry its event
     assert sum(balance_get(account_id=a.pk) for a in accounts) == Decimal("5000.00")
+    entries = set(Transaction.objects.filter(seq__isnull=False).values_list("pk", flat=True))
+    announced = list(Event.objects.filter(type="transaction.created").values_list("transaction_id", flat=True))
+    assert sorted(announced) == sorted(entries)
 
 
 def test_sigkill_mid_hold_load_captures_each_hold_at_most_once(fund):
@@ -170,5 +174,7 @@ def test_sigkill_mid_hold_load_captures_each_hold_at_most_once(fund):
         assert hold.status == "CAPTURED" and hold.captured_amount == Decimal(answer["transfer_amount"])
         assert Posting.objects.filter(hold=hold).count() == 1
     assert Posting.objects.filter(hold__isnull=False).count() == Hold.objects.filter(status="CAPTURED").count()
-    call_command("verify_ledger")  # each capture once, balances cover the active holds
+    call_command("verify_ledger")  # each capture once, balances cover the active holds, events tell it all
     assert sum(balance_get(account_id=a.pk) for a in accounts) == Decimal("5000.00")
+    captured_events = Event.objects.filter(type="hold.captured").count()
+    assert captured_events == 2 * Hold.objects.filter(status="CAPTURED").count()  # payer and payee

@@ -14,6 +14,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from events.models import Event
 from transactions.models import Posting, Transaction
 from users.models import User
 from users.services import token_issue
@@ -100,7 +101,13 @@ def test_existing_rows_become_balanced_postings_and_the_api_answers_the_same(sin
     assert sorted(reversed_transfer.entries.values_list("account_id", flat=True)) == [a, b]
     assert Posting.objects.get(status="FAILED").entries.count() == 1
 
-    call_command("verify_ledger")
+    # Events for what happened before events: the opening first, then each entry in ledger order.
+    stream = list(Event.objects.filter(user=alice).order_by("bound", "id").values_list("type", "transaction_id"))
+    assert stream[0] == ("account.created", None)
+    assert [t for _, t in stream[1:]] == list(
+        Transaction.objects.filter(account_id=a).order_by("seq").values_list("pk", flat=True))
+
+    call_command("verify_ledger")  # ... which also finds every change announced
     assert "the books balance" in capsys.readouterr().out
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         Transaction.objects.filter(account_id=a).update(note="rewritten")

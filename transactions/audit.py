@@ -1,17 +1,22 @@
-"""The ledger audit: recompute everything from scratch and list every disagreement.
+"""The ledger audit: recompute everything from scratch and list every disagreement
+(the books, and the events that announce every change).
 Used by ``manage.py verify_ledger`` and the tests. Full scans by design: this is the
 slow, independent path that checks the fast one. Table and column names come from the
 models."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from banking.money import CENT, format_money
 
+from events.models import EventType
+from events.sql import EV, EVENTS, json_int_sql
 from transactions.ledger_sql import ACCOUNTS, HOLDS, LEDGER, POSTINGS, A, E, H, P, head_balance_sql, held_sql
 from transactions.models import Direction, HoldStatus, Status
 
@@ -124,6 +129,67 @@ CHECKS: list[tuple[str, str]] = [
      "the capture of hold {0} does not move the captured amount from the held account (to its payee)"),
 ]
 
+# Events: no change without its event, no event without its change. Each takes one
+# parameter: the start of the retention period (EVENT_RETENTION_DAYS; older events may
+# have been purged, so older changes are not asked for theirs).
+_HOLD_ID = json_int_sql(f"ev.{EV.data}", "id")
+_PARTIES = f"(CASE WHEN h.{H.to_account} IS NULL THEN 1 ELSE 2 END)"
+
+
+def _count(event_type: str) -> str:
+    return f"SUM(CASE WHEN ev.{EV.type} = '{event_type}' THEN 1 ELSE 0 END)"
+
+
+def _expected(status: str) -> str:
+    return f"(CASE WHEN h.{H.status} = '{status}' THEN {_PARTIES} ELSE 0 END)"
+
+
+EVENT_CHECKS: list[tuple[str, str]] = [
+    (f"""
+     SELECT e.{E.id}, COUNT(ev.{EV.id}) FROM {LEDGER} e
+       LEFT JOIN {EVENTS} ev ON ev.{EV.transaction_id} = e.{E.id} AND ev.{EV.type} = '{EventType.TRANSACTION_CREATED}'
+      WHERE e.{E.seq} IS NOT NULL AND e.{E.created_at} >= %s
+      GROUP BY e.{E.id} HAVING COUNT(ev.{EV.id}) <> 1 ORDER BY e.{E.id}""",
+     "entry {0} has {1} transaction.created events instead of one"),
+    (f"""
+     SELECT ev.{EV.id}, ev.{EV.transaction_id} FROM {EVENTS} ev
+       LEFT JOIN {LEDGER} e ON e.{E.id} = ev.{EV.transaction_id}
+       LEFT JOIN {ACCOUNTS} a ON a.{A.id} = e.{E.account}
+      WHERE ev.{EV.type} = '{EventType.TRANSACTION_CREATED}' AND ev.{EV.created_at} >= %s
+        AND (e.{E.id} IS NULL OR e.{E.seq} IS NULL OR ev.{EV.account_id} <> e.{E.account}
+             OR ev.{EV.user} <> a.{A.user})
+      ORDER BY ev.{EV.id}""",
+     "event {0} announces entry {1}, which is not an entry of that user's account"),
+    (f"""
+     SELECT a.{A.id}, COUNT(ev.{EV.id}) FROM {ACCOUNTS} a
+       LEFT JOIN {EVENTS} ev ON ev.{EV.account_id} = a.{A.id} AND ev.{EV.type} = '{EventType.ACCOUNT_CREATED}'
+                            AND ev.{EV.user} = a.{A.user}
+      WHERE a.{A.system_code} IS NULL AND a.{A.created_at} >= %s
+      GROUP BY a.{A.id} HAVING COUNT(ev.{EV.id}) <> 1 ORDER BY a.{A.id}""",
+     "account {0} has {1} account.created events instead of one"),
+    (f"""
+     SELECT h.{H.id}, h.{H.status} FROM {HOLDS} h LEFT JOIN (
+         SELECT {_HOLD_ID} AS hold_id, {_count(EventType.HOLD_CREATED)} AS created,
+                {_count(EventType.HOLD_CAPTURED)} AS captured, {_count(EventType.HOLD_VOIDED)} AS voided,
+                {_count(EventType.HOLD_EXPIRED)} AS expired
+           FROM {EVENTS} ev WHERE ev.{EV.type} LIKE 'hold.%%' GROUP BY {_HOLD_ID}
+     ) ev ON ev.hold_id = h.{H.id}
+      WHERE h.{H.created_at} >= %s
+        AND (COALESCE(ev.created, 0) <> {_PARTIES}
+             OR COALESCE(ev.captured, 0) <> {_expected(HoldStatus.CAPTURED)}
+             OR COALESCE(ev.voided, 0) <> {_expected(HoldStatus.VOIDED)}
+             OR COALESCE(ev.expired, 0) <> {_expected(HoldStatus.EXPIRED)})
+      ORDER BY h.{H.id}""",
+     "hold {0} ({1}): its events do not tell its story (one hold.created per party, then one event of how it "
+     "ended)"),
+    (f"""
+     SELECT ev.{EV.id}, ev.{EV.type} FROM {EVENTS} ev LEFT JOIN {HOLDS} h ON h.{H.id} = {_HOLD_ID}
+      WHERE ev.{EV.type} LIKE 'hold.%%' AND ev.{EV.created_at} >= %s
+        AND (h.{H.id} IS NULL OR ev.{EV.account_id} NOT IN (h.{H.account}, COALESCE(h.{H.to_account}, 0)))
+      ORDER BY ev.{EV.id}""",
+     "event {0} ({1}) is about a hold that does not exist, or not about its account"),
+]
+
 # The posted balance of each customer account covers what its active holds reserve now
 # (a query of its own: it takes the instant as a parameter).
 HOLDS_COVERED_SQL = f"""
@@ -150,6 +216,9 @@ def audit_ledger() -> AuditReport:
             cursor, HOLDS_COVERED_SQL, "account {0}: its balance {1:money} does not cover its active holds ({2:money})",
             [timezone.now()],
         )
+        since = timezone.now() - timedelta(days=settings.EVENT_RETENTION_DAYS)
+        for sql, describe in EVENT_CHECKS:
+            report.problems += _findings(cursor, sql, describe, [since])
         cursor.execute(BOOKS_SQL)
         total = Decimal(str(cursor.fetchone()[0])).quantize(CENT)
         if total != 0:

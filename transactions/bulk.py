@@ -7,7 +7,7 @@ has swept them out of the index of pending holds).
 ``deposits_append`` writes, in one bulk SQL statement, exactly what ``posting_create`` writes
 for a run of deposits of one amount: a posting each, a credit entry on the customer
 account carrying the next sequence number and the running balance, a debit entry on
-external funds, increasing timestamps. PostgreSQL only (generate_series). It sets
+external funds, increasing timestamps, and the customer entry's event. PostgreSQL only (generate_series). It sets
 ``session_replication_role = replica`` for its own statements, so that the commit-time
 checks of the ledger triggers do not run millions of times: it is a trusted loader, and
 its callers run ``verify_ledger`` (or the tests' own checks) on the result."""
@@ -19,8 +19,13 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from banking.serializers import represent
+from events.models import EventType
+from events.services import NewEvent, events_record
+from events.sql import EV, EVENTS
 from transactions.ledger_sql import ACCOUNTS, LEDGER, POSTINGS, A, E, P
-from transactions.models import EXTERNAL_FUNDS, Direction, Hold, Kind, Status, system_account_id
+from transactions.models import EXTERNAL_FUNDS, Direction, Hold, HoldStatus, Kind, Status, system_account_id
+from transactions.serializers import HoldOutputSerializer
 
 
 def deposits_append(*, account_id: int, count: int, amount: Decimal = Decimal("1.00"),
@@ -53,22 +58,29 @@ def deposits_append(*, account_id: int, count: int, amount: Decimal = Decimal("1
                 RETURNING {P.id} AS id, {P.created_at} AS created_at
             ), numbered AS (
                 SELECT id, created_at, ROW_NUMBER() OVER (ORDER BY id) AS n FROM new
+            ), entries AS (
+                INSERT INTO {LEDGER} ({E.posting}, {E.account}, {E.seq}, {E.transaction_type}, {E.status},
+                                      {E.direction}, {E.amount}, {E.balance_after}, {E.note}, {E.created_at},
+                                      {E.initiated_by})
+                SELECT id, %(account)s, %(seq)s + n, %(kind)s, %(status)s, %(credit)s, %(amount)s,
+                       %(balance)s + n * %(amount)s, '', created_at, %(user)s FROM numbered
+                UNION ALL
+                SELECT id, %(system)s, NULL, %(kind)s, %(status)s,
+                       %(debit)s, %(amount)s, NULL, '', created_at, %(user)s FROM numbered
+                RETURNING {E.id} AS id, {E.seq} AS seq, {E.created_at} AS created_at
             )
-            INSERT INTO {LEDGER} ({E.posting}, {E.account}, {E.seq}, {E.transaction_type}, {E.status},
-                                  {E.direction}, {E.amount}, {E.balance_after}, {E.note}, {E.created_at},
-                                  {E.initiated_by})
-            SELECT id, %(account)s, %(seq)s + n, %(kind)s, %(status)s, %(credit)s, %(amount)s,
-                   %(balance)s + n * %(amount)s, '', created_at, %(user)s FROM numbered
-            UNION ALL
-            SELECT id, %(system)s, NULL, %(kind)s, %(status)s,
-                   %(debit)s, %(amount)s, NULL, '', created_at, %(user)s FROM numbered
+            -- Each customer entry's transaction.created event (bound 0: readable at once).
+            INSERT INTO {EVENTS} ({EV.user}, {EV.account_id}, {EV.type}, {EV.bound}, {EV.created_at},
+                                  {EV.transaction_id})
+            SELECT %(user)s, %(account)s, %(event)s, 0, created_at, id FROM entries WHERE seq IS NOT NULL
             """,
-            {"kind": Kind.DEPOSIT, "status": Status.SUCCESS, "t0": last_time, "step": step, "user": user_id,
+            {"event": EventType.TRANSACTION_CREATED, "kind": Kind.DEPOSIT, "status": Status.SUCCESS, "t0": last_time, "step": step, "user": user_id,
              "count": count, "account": account_id, "seq": last_seq, "credit": Direction.CREDIT,
              "debit": Direction.DEBIT, "amount": amount, "balance": balance,
              "system": system_account_id(EXTERNAL_FUNDS)},
         )
         cursor.execute(f"ANALYZE {LEDGER}")
+        cursor.execute(f"ANALYZE {EVENTS}")
 
 
 def expired_holds_append(*, account_id: int, count: int, amount: Decimal = Decimal("1.00")) -> None:
@@ -77,11 +89,19 @@ def expired_holds_append(*, account_id: int, count: int, amount: Decimal = Decim
         cursor.execute(f"SELECT {A.user} FROM {ACCOUNTS} WHERE {A.id} = %s", [account_id])
         user_id = cursor.fetchone()[0]
     expired = timezone.now() - timedelta(days=1)
-    Hold.objects.bulk_create(
+    holds = Hold.objects.bulk_create(
         [Hold(account_id=account_id, amount=amount, created_at=expired - timedelta(hours=1, seconds=i),
               expires_at=expired, initiated_by_id=user_id) for i in range(count)],
         batch_size=5000,
     )
+    # Their hold.created events, as hold_create writes them (the balance then unknown here).
+    for start in range(0, len(holds), 2000):
+        batch = holds[start:start + 2000]
+        for hold in batch:
+            hold.current_status, hold.available_balance = HoldStatus.PENDING, None
+        events_record([NewEvent(user_id=user_id, account_id=account_id, type=EventType.HOLD_CREATED,
+                                created_at=hold.created_at, data=represent(HoldOutputSerializer, hold))
+                       for hold in batch], fan_out=False)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {Hold._meta.db_table}")

@@ -14,8 +14,10 @@ class Command(BaseCommand):
         "balance and sequence must follow from the one before; every successful posting's "
         "entries must sum to zero (two or more of them) and a refused one must have one; "
         "entries must match their posting; running balances only on customer accounts; every "
-        "reversal must mirror its original; and all accounts, customers' and system ones, "
-        "must sum to zero. Exits 1 with a report on any mismatch."
+        "reversal must mirror its original; all accounts, customers' and system ones, must "
+        "sum to zero; and within the event retention period every entry, account opening and "
+        "hold change must have its events, and every event its change. Exits 1 with a report "
+        "on any mismatch."
     )
 
     def handle(self, *args, **options):
