@@ -119,12 +119,17 @@ class TextFieldExtension(OpenApiSerializerFieldExtension):
         # Only the type: drf-spectacular adds lengths, nullability, defaults and a field's
         # own validators (a username's stricter pattern replaces this one) around it.
         own = [v.regex.pattern for v in self.target.validators if isinstance(v, RegexValidator)]
-        # A field's own, stricter pattern (usernames) is published instead, with ECMA anchors.
-        pattern = own[0].replace("\\A", "^").replace("\\Z", "$(?!\\n)") if own else text_pattern()
+        # A field's own, stricter pattern (usernames, URLs) is published instead, with ECMA anchors.
+        pattern = ecma(own[0]) if own else text_pattern()
         schema = {"type": "string", "pattern": pattern}
         if isinstance(self.target, serializers.EmailField):
             schema["format"] = "email"
         return schema
+
+
+def ecma(pattern: str) -> str:
+    """A Python pattern anchored with \\A and \\Z, as JSON Schema (ECMA-262) writes it."""
+    return pattern.replace("\\A", "^").replace("\\Z", "$(?!\\n)")
 
 
 @functools.cache

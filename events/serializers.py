@@ -2,10 +2,11 @@
 the bodies and the OpenAPI schema alike)."""
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from banking.serializers import InputSerializer, StrictBooleanField, TextField
-from events.addresses import MAX_URL_LENGTH
+from events.addresses import MAX_URL_LENGTH, URL_MESSAGE, URL_PATTERN
 from events.models import EventType
 from events.services import DESCRIPTION_MAX_LENGTH, SUBSCRIBABLE
 
@@ -30,8 +31,11 @@ def _event_types_field(**kwargs) -> serializers.ListField:
 
 
 def _url_field(**kwargs) -> TextField:
-    return TextField(max_length=MAX_URL_LENGTH,
-                     help_text="Where to POST events. In production: https, and a public address.", **kwargs)
+    # Its pattern is the one the service checks (events.addresses), published as it is.
+    return TextField(max_length=MAX_URL_LENGTH, trim_whitespace=False,
+                     validators=[RegexValidator(URL_PATTERN, message=URL_MESSAGE)],
+                     help_text="Where to POST events. In production: https, and an address on the public "
+                               "internet.", **kwargs)
 
 
 def _description_field() -> TextField:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from events.services import endpoint_create
 from tests.factories import AccountFactory, UserFactory
 from tests.live_server import Gunicorn
 from banking.money import MAX_AMOUNT
@@ -34,6 +35,7 @@ def fuzz_run(django_db_setup, django_db_blocker):
         account = AccountFactory(user=staff)
         payee = AccountFactory()
         _fund(account, staff)
+        webhook = endpoint_create(user=staff, url="http://127.0.0.1:9/fuzz").endpoint
         _, token = token_issue(user=staff)
         server = Gunicorn(workers=2, env={"WRITE_THROTTLE_RATE": "off", "REQUEST_LOG_LEVEL": "WARNING"}).start()
         try:
@@ -46,7 +48,7 @@ def fuzz_run(django_db_setup, django_db_blocker):
                  "--exclude-path", "/auth/logout", "--exclude-path", "/auth/logout-all"],
                 cwd=ROOT, capture_output=True, text=True, timeout=900,
                 env={**os.environ, "PYTHONPATH": str(ROOT), "FUZZ_ACCOUNT_ID": str(account.pk),
-                     "FUZZ_PAYEE_ACCOUNT_ID": str(payee.pk)},
+                     "FUZZ_PAYEE_ACCOUNT_ID": str(payee.pk), "FUZZ_WEBHOOK_ID": str(webhook.pk)},
             )
         finally:
             server.stop()

@@ -45,7 +45,10 @@ def test_at_most_ten_endpoints_per_user(alice, bob):
 
 @pytest.mark.parametrize("body, message", [
     ({"url": "ftp://example.com/x"}, "Url must be an absolute http(s) URL"),
-    ({"url": "https://user:pw@example.com/x"}, "Url must not carry a user name or password"),
+    ({"url": "https://user:pw@example.com/x"}, "Url must be an absolute http(s) URL without a user name"),
+    ({"url": " https://example.com/x"}, "Url must be an absolute http(s) URL"),
+    ({"url": "https://example.com:70000/x"}, "Url must be an absolute http(s) URL"),
+    ({"url": "http://[::1]/x"}, "Url must be an absolute http(s) URL"),  # a name, or IPv4
     ({"url": ""}, "Url may not be blank."),
     ({"url": HOOK, "event_types": ["nope"]}, 'event_types.0: "nope" is not a valid choice.'),
     ({"url": HOOK, "event_types": "transaction.created"}, "event_types: Expected a list of items"),
@@ -64,8 +67,6 @@ def test_bad_registrations_are_400_and_create_nothing(alice, body, message):
     ("https://localhost/hook", "resolves to a non-public address"),
     ("https://10.1.2.3/hook", "resolves to a non-public address (10.1.2.3)"),
     ("https://169.254.169.254/latest/meta-data", "resolves to a non-public address (169.254.169.254)"),
-    ("https://[::1]/hook", "resolves to a non-public address (::1)"),
-    ("https://[::ffff:127.0.0.1]/hook", "resolves to a non-public address"),
     ("https://100.64.0.1/hook", "resolves to a non-public address"),
     ("https://0.0.0.0/hook", "resolves to a non-public address"),
     ("https://no-such-host.invalid/hook", "does not resolve"),
@@ -75,6 +76,16 @@ def test_in_production_only_public_https_urls_are_taken(settings, alice, url, me
     response = register(alice, url=url)
     assert response.status_code == 400, response.content
     assert message in response.json()["error"]
+
+
+@pytest.mark.parametrize("address, public", [
+    ("93.184.216.34", True), ("2606:2800:220:1:248:1893:25c8:1946", True), ("::1", False), ("fe80::1", False),
+    ("::ffff:127.0.0.1", False), ("fc00::1", False), ("224.0.0.1", False), ("192.168.1.1", False),
+])
+def test_what_a_name_may_resolve_to(address, public):
+    from events.addresses import is_public
+
+    assert is_public(address) is public
 
 
 def test_in_production_a_public_https_address_is_taken(settings, alice):

@@ -55,4 +55,7 @@ def map_path_parameters(context, path_parameters):
     # (404s: someone else's or nobody's).
     if path_parameters and _is_valid_id(path_parameters.get("account_id")) and random.random() < 0.8:
         return {**path_parameters, "account_id": _own()}
+    # And of a webhook endpoint: mostly the fuzzer's own (which a DELETE may remove).
+    if path_parameters and _is_valid_id(path_parameters.get("webhook_id")) and random.random() < 0.8:
+        return {**path_parameters, "webhook_id": int(os.environ["FUZZ_WEBHOOK_ID"])}
     return path_parameters
