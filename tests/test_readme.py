@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 README_BASE = "http://localhost:8000"
 VARIES = "…"
-VARYING_KEYS = {"token", "date_joined", "created_at", "expires_at", "at", "from", "to"}
+VARYING_KEYS = {"token", "secret", "date_joined", "created_at", "expires_at", "at", "from", "to"}
 MARK = "@@readme-step-{}@@"
 SERVE_COMMAND = re.compile(
     r"^(DJANGO_SUPERUSER_USERNAME=\S+ DJANGO_SUPERUSER_PASSWORD=\S+) bash scripts/serve\.sh$", re.M)
