@@ -11,10 +11,12 @@
    contention (4 accounts); prints ops/s, p50/p95/p99 and errors;
 5. runs pgbench's TPC-B-like transaction on the same cluster (prepared and simple
    protocol, same client count) and prints transfers/s as a ratio of it;
-6. history-length series: accounts with 10, 10,000 and 1,000,000 ledger rows (bulk-loaded
+6. webhook delivery: a backlog of events delivered by one worker to a local receiver that
+   verifies each signature (bench/webhooks.py), in events/s;
+7. history-length series: accounts with 10, 10,000 and 1,000,000 ledger rows (bulk-loaded
    in SQL in the services' row format, then checked with verify_ledger), measuring p50
    latency of every balance/history/write operation on each and its ratio to 10 rows;
-7. writes bench/results/latest.json and bench/results/latest.png.
+8. writes bench/results/latest.json and bench/results/latest.png.
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from pg_throwaway import ensure_bindir, free_port, throwaway_postgres  # noqa: E402
+from webhooks import delivery_rate  # noqa: E402
+from webhooks import report as webhooks_report  # noqa: E402
 
 PY = sys.executable
 RESULTS = ROOT / "bench" / "results"
@@ -243,6 +247,7 @@ def main() -> int:
     parser.add_argument("--worker-class", default="buffering", choices=list(WORKER_CLASSES))
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (not sync)")
     parser.add_argument("--history", default="10,10000,1000000", help="history lengths to measure")
+    parser.add_argument("--webhook-events", type=int, default=3000, help="events in the delivery run")
     parser.add_argument("--probe-requests", type=int, default=300, help="requests per latency probe")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -303,6 +308,10 @@ def main() -> int:
                 f"{100 * transfers / simple:.1f}% of simple")
             log(f"transfers under contention (4 accounts) = {100 * contended / transfers:.0f}% of 100-account rate")
 
+            log("\n== Webhook delivery: a backlog of events, one worker, a local receiver verifying signatures")
+            result["webhooks"] = delivery_rate(args.webhook_events, env)
+            log(webhooks_report(result["webhooks"]))
+
             log("\n== History length: p50 latency (ms), one client, "
                 f"{args.probe_requests} requests per operation")
             result["history"] = []
@@ -349,7 +358,7 @@ def main() -> int:
     write_chart(result, RESULTS / "latest.png")
     log(f"\nwrote {RESULTS / 'latest.json'} and {RESULTS / 'latest.png'}")
     errors = sum(r["errors"] for r in result["throughput"])
-    return 1 if errors or "MISMATCH" in result["verify_ledger"] else 0
+    return 1 if errors or result["webhooks"]["forged"] or "MISMATCH" in result["verify_ledger"] else 0
 
 
 if __name__ == "__main__":

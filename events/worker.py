@@ -13,12 +13,13 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection
+from django.db.models import F
 from django.utils import timezone
 
 from banking.db import run_in_transaction
@@ -85,32 +86,46 @@ def send(job: Job, sender: Sender) -> Outcome:
     return sender.post(job.endpoint.url, job.body, headers)
 
 
-def record(job: Job, outcome: Outcome) -> None:
-    """The attempt, and what it means for the delivery (delivered, retried later, or
-    failed for good) and for the endpoint (five days of nothing but failures disable it)."""
+def record(results: list[tuple[Job, Outcome]]) -> None:
+    """The attempts, and what each means for its delivery (delivered, retried later, or
+    failed for good) and for its endpoint (five days of nothing but failures disable it).
+    One transaction for a batch: with a durable database each commit waits on a disk
+    flush, and one per attempt would bound the worker by the disk, not the receivers."""
     now = timezone.now()
     schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    delivered = [job for job, outcome in results if outcome.delivered]
+    failed = [job for job, outcome in results if not outcome.delivered]
+    answering = {job.endpoint.pk for job in delivered}
+    # An endpoint that answered any attempt of the batch is not failing.
+    failing = {job.endpoint.pk for job in failed} - answering
 
     def write() -> None:
-        DeliveryAttempt.objects.create(
-            delivery_id=job.delivery_id, endpoint_id=job.endpoint.pk, event_id=job.event_id, attempted_at=now,
-            status_code=outcome.status_code, error=outcome.error, duration_ms=outcome.duration_ms,
-        )
-        pending = Delivery.objects.filter(pk=job.delivery_id, status=DeliveryStatus.PENDING)
-        if outcome.delivered:
-            pending.update(status=DeliveryStatus.DELIVERED, attempts=job.attempt, last_attempt_at=now,
-                           delivered_at=now, claimed_until=None)
-            WebhookEndpoint.objects.filter(pk=job.endpoint.pk, failing_since__isnull=False).update(failing_since=None)
-            return
-        if job.attempt > len(schedule):
-            pending.update(status=DeliveryStatus.FAILED, attempts=job.attempt, last_attempt_at=now,
-                           claimed_until=None)
-        else:
-            wait = schedule[job.attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
-            pending.update(attempts=job.attempt, last_attempt_at=now, claimed_until=None,
-                           next_attempt_at=now + timedelta(seconds=wait))
-        WebhookEndpoint.objects.filter(pk=job.endpoint.pk, failing_since__isnull=True).update(failing_since=now)
-        _disable_if_failing_too_long(job.endpoint.pk, now)
+        DeliveryAttempt.objects.bulk_create([
+            DeliveryAttempt(delivery_id=job.delivery_id, endpoint_id=job.endpoint.pk, event_id=job.event_id,
+                            attempted_at=now, status_code=outcome.status_code, error=outcome.error,
+                            duration_ms=outcome.duration_ms)
+            for job, outcome in results
+        ])
+        if delivered:
+            # Still PENDING: unless its claim ran out and another worker delivered it too.
+            Delivery.objects.filter(pk__in=[job.delivery_id for job in delivered],
+                                    status=DeliveryStatus.PENDING).update(
+                status=DeliveryStatus.DELIVERED, attempts=F("attempts") + 1, last_attempt_at=now,
+                delivered_at=now, claimed_until=None)
+            WebhookEndpoint.objects.filter(pk__in=answering, failing_since__isnull=False).update(failing_since=None)
+        for job in failed:
+            pending = Delivery.objects.filter(pk=job.delivery_id, status=DeliveryStatus.PENDING)
+            if job.attempt > len(schedule):
+                pending.update(status=DeliveryStatus.FAILED, attempts=job.attempt, last_attempt_at=now,
+                               claimed_until=None)
+            else:
+                wait = schedule[job.attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
+                pending.update(attempts=job.attempt, last_attempt_at=now, claimed_until=None,
+                               next_attempt_at=now + timedelta(seconds=wait))
+        if failing:
+            WebhookEndpoint.objects.filter(pk__in=failing, failing_since__isnull=True).update(failing_since=now)
+            for endpoint_id in sorted(failing):
+                _disable_if_failing_too_long(endpoint_id, now)
 
     run_in_transaction(write)
 
@@ -141,40 +156,48 @@ class Worker:
         self._last_run: dict[str, float] = {}
 
     def run(self) -> None:
+        """Claims due deliveries while there is room, hands them to the threads to send,
+        and records the answers that came back, a batch per turn, until stopped; then
+        records what is still on its way (a send is bounded by WEBHOOK_TIMEOUT_SECONDS)."""
         in_flight: set[Future] = set()
         with ThreadPoolExecutor(self.threads, thread_name_prefix="webhook") as pool:
-            try:
-                while not self.stop.is_set():
-                    self._periodic_jobs()
-                    in_flight = {f for f in in_flight if not f.done()}
-                    room = 2 * self.threads - len(in_flight)
-                    jobs = claim(room) if room > 0 else []
-                    for job in jobs:
-                        in_flight.add(pool.submit(self._deliver, job))
-                    close_old_connections()
-                    if not jobs:
-                        self.stop.wait(self.poll_seconds)
-                    elif room <= len(jobs):
-                        # Full: wait for a send to finish before claiming more.
-                        self.stop.wait(0.005)
-            finally:
-                for future in in_flight:
-                    future.cancel()
+            while not self.stop.is_set():
+                self._periodic_jobs()
+                in_flight = self._record_done(in_flight)
+                room = 2 * self.threads - len(in_flight)
+                jobs = claim(room) if room > 0 else []
+                in_flight |= {pool.submit(self._send, job) for job in jobs}
+                close_old_connections()
+                if in_flight:
+                    wait(in_flight, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
+                else:
+                    self.stop.wait(self.poll_seconds)
+            wait(in_flight, timeout=settings.WEBHOOK_TIMEOUT_SECONDS + 5)
+            self._record_done(in_flight)
         self.sender.close()
         connection.close()
 
-    def _deliver(self, job: Job) -> None:
+    def _send(self, job: Job) -> tuple[Job, Outcome]:
         try:
-            outcome = send(job, self.sender)
-            record(job, outcome)
-            logger.info("delivery %s (event %s, webhook %s, attempt %s): %s%s in %s ms", job.delivery_id,
-                        job.event_id, job.endpoint.pk, job.attempt, outcome.status_code or "-",
-                        f" {outcome.error}" if outcome.error else "", outcome.duration_ms)
-        except Exception:
-            # Its claim runs out and another attempt follows; the worker carries on.
+            return job, send(job, self.sender)
+        except Exception as exc:  # a bug of ours, not the receiver's: recorded as a failed attempt
             logger.exception("delivery %s failed inside the worker", job.delivery_id)
-        finally:
-            close_old_connections()  # this thread's connection, if it broke or grew old
+            return job, Outcome(None, f"internal error: {type(exc).__name__}", 0)
+
+    def _record_done(self, in_flight: set[Future]) -> set[Future]:
+        done = {future for future in in_flight if future.done()}
+        if done:
+            results = [future.result() for future in done]
+            try:
+                record(results)
+            except Exception:
+                # Their claims run out and the deliveries are attempted again; carry on.
+                logger.exception("recording %s delivery attempts failed", len(results))
+            for job, outcome in results:
+                logger.info("delivery %s (event %s, webhook %s, attempt %s): %s%s in %s ms", job.delivery_id,
+                            job.event_id, job.endpoint.pk, job.attempt, outcome.status_code or "-",
+                            f" {outcome.error}" if outcome.error else "", outcome.duration_ms)
+        return in_flight - done
 
     def _periodic_jobs(self) -> None:
         now = time.monotonic()

@@ -4,8 +4,15 @@ failures, a receiver that is down, a worker SIGKILLed mid-run, two workers at on
 1,000 transfers from 16 clients through gunicorn."""
 from __future__ import annotations
 
+import os
 import random
+import re
+import socket
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -17,7 +24,7 @@ from django.utils import timezone
 from events.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, WebhookEndpoint
 from events.services import endpoint_create
 from tests.factories import AccountFactory, UserFactory
-from tests.live_server import DeliveryWorker, Gunicorn, request
+from tests.live_server import ROOT, DeliveryWorker, Gunicorn, free_port, request
 from tests.webhook_receiver import Receiver, event_json
 from transactions import services
 from transactions.models import Hold
@@ -285,3 +292,59 @@ def test_expired_holds_are_swept_and_announced_within_the_sweep_interval(receive
     assert receiver.received[0].event["data"]["id"] == result.hold.pk
     assert Hold.objects.get(pk=result.hold.pk).status == "EXPIRED"
 
+
+
+def _readme_receiver_source() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("\n## Webhooks\n"):readme.index("\n## Security\n")]
+    return re.search(r"^```python\n(.*?)^```$", section, re.S | re.M).group(1)
+
+
+def test_the_readme_receiver_verifies_and_prints_each_delivery(workers, tmp_path):
+    port = free_port()
+    script = tmp_path / "receiver.py"
+    script.write_text(_readme_receiver_source().replace("9000", str(port)))  # as printed, on a free port
+    account = AccountFactory()
+    made = endpoint_create(user=account.user, url=f"http://127.0.0.1:{port}/hooks")
+    process = subprocess.Popen([sys.executable, str(script)], env={**os.environ, "WEBHOOK_SECRET": made.secret},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_port(port)
+        forged = urllib.request.Request(f"http://127.0.0.1:{port}/hooks", data=b"{}", method="POST", headers={
+            "webhook-id": "evt_1", "webhook-timestamp": str(int(time.time())), "webhook-signature": "v1,Zm9yZ2Vk"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forged, timeout=5)
+        assert refused.value.code == 400
+        deposits(account, 1)
+        workers()
+        deadline = time.monotonic() + 20
+        while not Delivery.objects.filter(status=DeliveryStatus.DELIVERED).exists():
+            assert time.monotonic() < deadline, "the README's receiver never acknowledged the delivery"
+            time.sleep(0.1)
+        assert DeliveryAttempt.objects.get().status_code == 204
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=10)
+    event = Event.objects.get(user=account.user, type="transaction.created")
+    assert out.splitlines() == [f"transaction.created {event_json_data(event)}"]
+
+
+def event_json_data(event: Event) -> dict:
+    """The event's data as the README's receiver prints it (a Python dict's repr)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user=event.user)[1]}")
+    listed = client.get("/events", {"type": "transaction.created"}).json()
+    return [e for e in listed if e["id"] == event.pk][0]["data"]
+
+
+def _wait_for_port(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on port {port}"
+            time.sleep(0.05)

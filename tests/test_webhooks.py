@@ -34,6 +34,17 @@ def test_the_secret_is_stored_encrypted(alice):
     assert secrets.decrypt(stored) == body["secret"]
 
 
+def test_secrets_still_decrypt_after_secret_key_rotation_with_the_old_key_as_fallback(alice, settings):
+    body = register(alice).json()
+    stored = WebhookEndpoint.objects.get(pk=body["id"]).secret_encrypted
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-key-after-rotation", [old_key]
+    assert secrets.decrypt(stored) == body["secret"]
+    settings.SECRET_KEY_FALLBACKS = []
+    with pytest.raises(RuntimeError, match="SECRET_KEY_FALLBACKS"):
+        secrets.decrypt(stored)
+
+
 def test_at_most_ten_endpoints_per_user(alice, bob):
     for n in range(10):
         assert register(alice, url=f"{HOOK}/{n}").status_code == 201

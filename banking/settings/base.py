@@ -31,6 +31,9 @@ def env_list(name: str, default: str) -> list[str]:
 # --- Core ---------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")  # local/test fill it in; production requires it
+# Former keys, comma-separated, while rotating SECRET_KEY: they still check signatures and
+# decrypt webhook secrets (events/secrets.py) until those are re-encrypted or expire.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
