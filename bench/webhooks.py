@@ -20,9 +20,7 @@ import resource
 import secrets
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,54 +29,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from pg_throwaway import throwaway_postgres  # noqa: E402
+from tests.webhook_receiver import Receiver  # noqa: E402  (the tests' receiver: verifies every signature)
 
 PY = sys.executable
-
-
-class Receiver:
-    """Verifies each delivery's signature and notes when each webhook-id first arrived."""
-
-    def __init__(self):
-        from standardwebhooks import Webhook, WebhookVerificationError
-
-        self.secret = ""  # the endpoint's, once it is registered (at this receiver's url)
-        self.first_seen: dict[str, float] = {}
-        self.arrivals = 0
-        self.forged = 0
-        lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                try:
-                    Webhook(receiver.secret).verify(body, dict(self.headers))
-                    status = 204
-                except WebhookVerificationError:
-                    status = 400
-                with lock:
-                    receiver.arrivals += 1
-                    if status == 204:
-                        receiver.first_seen.setdefault(self.headers["webhook-id"], time.monotonic())
-                    else:
-                        receiver.forged += 1
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def delivery_rate(count: int, env: dict, timeout: float = 300) -> dict:
@@ -96,10 +49,11 @@ def delivery_rate(count: int, env: dict, timeout: float = 300) -> dict:
 
     user = User.objects.create_user(username=f"hooks{secrets.token_hex(4)}", password=secrets.token_hex(16))
     account = account_create(user=user, bank_name="Bench Bank", branch="Hooks")
-    receiver = Receiver()
+    receiver = Receiver().start()
     with override_settings(WEBHOOK_ALLOW_PRIVATE_URLS=True):  # a local receiver: plain http on loopback
-        made = endpoint_create(user=user, url=receiver.url, event_types=["transaction.created"], description="bench")
-    receiver.secret = made.secret
+        made = endpoint_create(user=user, url=receiver.url + "/hooks", event_types=["transaction.created"],
+                               description="bench")
+    receiver.secrets["/hooks"] = made.secret
     for _ in range(count):
         services.deposit_create(account_id=account.pk, amount=Decimal("1.00"), initiated_by=user, owner=user)
     pending = Delivery.objects.filter(endpoint_id=made.endpoint.pk, status=DeliveryStatus.PENDING).count()
@@ -109,9 +63,9 @@ def delivery_rate(count: int, env: dict, timeout: float = 300) -> dict:
     worker = subprocess.Popen([PY, "manage.py", "deliver_webhooks"], cwd=ROOT, env=worker_env,
                               stdout=subprocess.DEVNULL)
     try:
-        while len(receiver.first_seen) < count:
+        while len(set(receiver.ids())) < count:
             if time.monotonic() - started > timeout:
-                raise RuntimeError(f"only {len(receiver.first_seen)} of {count} events arrived in {timeout} s")
+                raise RuntimeError(f"only {len(set(receiver.ids()))} of {count} events arrived in {timeout} s")
             if worker.poll() is not None:
                 raise RuntimeError(f"the worker exited with {worker.returncode}")
             time.sleep(0.05)
@@ -126,11 +80,14 @@ def delivery_rate(count: int, env: dict, timeout: float = 300) -> dict:
         receiver.stop()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     worker_cpu_s = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
-    times = sorted(receiver.first_seen.values())
+    first_seen: dict[str, float] = {}
+    for received in receiver.received:
+        first_seen.setdefault(received.webhook_id, received.at)
+    times = sorted(first_seen.values())
     span = times[-1] - times[0]
     return {
-        "events": count, "pending_before": pending, "received": len(receiver.first_seen),
-        "arrivals": receiver.arrivals, "forged": receiver.forged,
+        "events": count, "pending_before": pending, "received": len(first_seen),
+        "arrivals": len(receiver.arrivals) + len(receiver.forged), "forged": len(receiver.forged),
         "events_per_s": round((count - 1) / span, 1) if span > 0 else None,
         "first_after_start_s": round(times[0] - started, 2),
         "worker_cpu_ms_per_event": round(1000 * worker_cpu_s / count, 2),
@@ -141,8 +98,8 @@ def delivery_rate(count: int, env: dict, timeout: float = 300) -> dict:
 def report(result: dict) -> str:
     return (f"{result['events']} events, one worker ({result['threads']} threads): "
             f"{result['events_per_s']:.0f} events/s delivered and verified "
-            f"(worker CPU {result['worker_cpu_ms_per_event']} ms per event; {result['arrivals']} arrivals, {result['forged']} forged; first {result['first_after_start_s']} s "
-            f"after the worker started)")
+            f"(worker CPU {result['worker_cpu_ms_per_event']} ms per event; {result['arrivals']} arrivals, "
+            f"{result['forged']} forged; first {result['first_after_start_s']} s after the worker started)")
 
 
 def main() -> int:

@@ -33,7 +33,7 @@ def _fernet_for(key: str) -> Fernet:
 
 
 def _fernet() -> MultiFernet:
-    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
     return MultiFernet([_fernet_for(key) for key in keys])
 
 

@@ -6,9 +6,10 @@ import json
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from events.models import Delivery, DeliveryStatus, Event, EventType, WebhookEndpoint
+from events.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, EventType, WebhookEndpoint
 from events.services import endpoint_create
 from tests.factories import UserFactory
 
@@ -36,6 +37,7 @@ def test_event_list_shows_each_users_events_newest_first(staff_client, account, 
     assert "transaction.created" in page and "account.created" in page
 
 
+@pytest.mark.django_db(transaction=True)  # GET /events shows only events whose transaction committed
 def test_event_page_shows_the_data_as_the_api_answers_it(staff_client, alice, account, fund):
     fund(account, "7.00")
     event = Event.objects.get(type=EventType.TRANSACTION_CREATED)
@@ -84,8 +86,6 @@ def test_retry_action_makes_a_failed_delivery_due_now(staff_client, endpoint, ac
 
 
 def test_delivery_page_lists_its_attempts(staff_client, endpoint, account, fund):
-    from events.models import DeliveryAttempt
-
     fund(account, "7.00")
     delivery = Delivery.objects.get(endpoint_id=endpoint.endpoint.pk, event__type=EventType.TRANSACTION_CREATED)
     DeliveryAttempt.objects.create(delivery=delivery, endpoint_id=delivery.endpoint_id, event_id=delivery.event_id,
@@ -95,8 +95,6 @@ def test_delivery_page_lists_its_attempts(staff_client, endpoint, account, fund)
 
 
 def test_staff_without_change_permission_cannot_retry(client, endpoint, account, fund):
-    from django.contrib.auth.models import Permission
-
     fund(account, "7.00")
     viewer = UserFactory(username="viewer", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_delivery"))

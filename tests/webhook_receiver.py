@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +38,7 @@ class Receiver:
 
     def __post_init__(self):
         self._lock = threading.Lock()
+        self._attempts: Counter[tuple[str, str]] = Counter()
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -89,7 +91,8 @@ class Receiver:
         received = Received(path, lowered["webhook-id"], event, time.monotonic())
         with self._lock:
             self.arrivals.append(received)
-            attempt = sum(1 for r in self.arrivals if r.path == path and r.webhook_id == received.webhook_id)
+            self._attempts[path, received.webhook_id] += 1
+            attempt = self._attempts[path, received.webhook_id]
         status = self.answer(received, attempt)
         if 200 <= status < 300:
             with self._lock:
