@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.models import AccountStatus
 from banking.money import format_money
 from banking.serializers import InputSerializer, MoneyOutputField, TextField
 from transactions.models import Direction, Kind, Transaction
@@ -15,7 +16,14 @@ class AccountCreateInputSerializer(InputSerializer):
     branch = TextField(max_length=100)
 
 
+STATUS_HELP = ("ACTIVE; FROZEN (staff froze it: deposits and incoming transfers only); CLOSED (no movements; "
+               "its history stays readable).")
+
+
 class AccountCreatedOutputSerializer(serializers.Serializer):
+    """An account as ``POST /accounts`` answers it (the contract's fields; a new account
+    is ACTIVE)."""
+
     id = serializers.IntegerField()
     bank_name = serializers.CharField()
     branch = serializers.CharField()
@@ -25,10 +33,26 @@ class AccountCreatedOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class AccountOutputSerializer(AccountCreatedOutputSerializer):
+    """An account as its status changes answer it (and their events carry it)."""
+
+    status = serializers.ChoiceField(choices=AccountStatus.choices, help_text=STATUS_HELP)
+
+
+class AccountStatusInputSerializer(InputSerializer):
+    reason = TextField(max_length=255, required=False, allow_blank=True,
+                       help_text="Why: kept with the change, shown to staff on the account's page.")
+
+
+class AccountStaffStatusInputSerializer(InputSerializer):
+    reason = TextField(max_length=255, help_text="Why: required of staff; kept with the change.")
+
+
 class AccountDetailOutputSerializer(serializers.Serializer):
     name = serializers.CharField(source="user.display_name")
     bank = serializers.CharField(source="bank_name")
     branch = serializers.CharField()
+    status = serializers.ChoiceField(choices=AccountStatus.choices, help_text=STATUS_HELP)
     balance = MoneyOutputField()
     available_balance = MoneyOutputField(help_text="The balance less what the account's active holds reserve: "
                                                    "what withdrawals, transfers and new holds may use.")
@@ -40,6 +64,7 @@ class AccountListItemSerializer(serializers.Serializer):
     bank_name = serializers.CharField()
     branch = serializers.CharField()
     created_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=AccountStatus.choices, help_text=STATUS_HELP)
     available_balance = MoneyOutputField(help_text="The balance less what the account's active holds reserve: "
                                                    "what withdrawals, transfers and new holds may use.")
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +19,9 @@ from accounts.serializers import (
     AccountCreateInputSerializer,
     AccountDetailOutputSerializer,
     AccountListItemSerializer,
+    AccountOutputSerializer,
+    AccountStaffStatusInputSerializer,
+    AccountStatusInputSerializer,
     BalanceOutputSerializer,
     StatementSerializer,
 )
@@ -26,6 +30,8 @@ from banking.dates import parse_instant
 from banking.errors import AccountNotFound, InvalidAmount, ValidationFailed
 from banking.money import AMOUNT_PATTERN, ZERO, parse_amount
 from banking.openapi import CURSOR_SCHEMA, INSTANT_SCHEMA, errors, page_limit
+from banking.permissions import staff_with
+from banking.roles import FREEZE_ACCOUNTS
 from banking.serializers import IdField, represent, validated
 from banking.throttling import WriteThrottle
 from transactions.models import Kind, Status
@@ -105,6 +111,53 @@ class AccountViewSet(viewsets.ViewSet):
         account = _own_account(request, account_id)
         at = parse_instant(at_param, name="at")
         return Response(represent(BalanceOutputSerializer, {"balance": balance_at(account_id=account.pk, at=at), "at": at}))
+
+
+    @extend_schema(
+        operation_id="accounts_close", summary="Close your account", tags=["accounts"],
+        request=AccountStatusInputSerializer,
+        responses={200: AccountOutputSerializer, **errors(400, 401, 404, 409, 413, 415, 429)},
+    )
+    def close(self, request: Request, account_id: str) -> Response:
+        """For good: the balance must be zero and no active hold on it or payable to it
+        (409 otherwise). A closed account refuses every movement; its history, balance and
+        statements stay readable. A frozen account can only be closed by staff."""
+        data = validated(AccountStatusInputSerializer, request.data)
+        account = services.account_close(account_id=path_id(account_id, not_found=AccountNotFound),
+                                         actor=request.user, owner=request.user, reason=data.get("reason", ""))
+        return Response(represent(AccountOutputSerializer, account))
+
+    @extend_schema(
+        operation_id="accounts_freeze", summary="Freeze an account (staff only)", tags=["accounts"],
+        request=AccountStaffStatusInputSerializer,
+        responses={200: AccountOutputSerializer, **errors(400, 401, 403, 404, 409, 413, 415, 429)},
+    )
+    def freeze(self, request: Request, account_id: str) -> Response:
+        """Staff holding ``accounts.freeze_account``: any customer's account stops taking
+        debits (withdrawals, outgoing transfers, holds and their captures) and still
+        takes credits. A debit that locked the account first committed before the freeze;
+        every later one answers 409."""
+        return self._staff_status_change(request, account_id, services.account_freeze)
+
+    @extend_schema(
+        operation_id="accounts_unfreeze", summary="Unfreeze an account (staff only)", tags=["accounts"],
+        request=AccountStaffStatusInputSerializer,
+        responses={200: AccountOutputSerializer, **errors(400, 401, 403, 404, 409, 413, 415, 429)},
+    )
+    def unfreeze(self, request: Request, account_id: str) -> Response:
+        """Staff holding ``accounts.freeze_account``: a frozen account is active again."""
+        return self._staff_status_change(request, account_id, services.account_unfreeze)
+
+    def get_permissions(self):
+        if self.action in ("freeze", "unfreeze"):
+            return [IsAuthenticated(), staff_with(FREEZE_ACCOUNTS, "freeze accounts")()]
+        return super().get_permissions()
+
+    def _staff_status_change(self, request: Request, account_id: str, service) -> Response:
+        data = validated(AccountStaffStatusInputSerializer, request.data)
+        account = service(account_id=path_id(account_id, not_found=AccountNotFound), actor=request.user,
+                          reason=data["reason"])
+        return Response(represent(AccountOutputSerializer, account))
 
 
 class AccountStatementViewSet(viewsets.ViewSet):

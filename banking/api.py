@@ -20,6 +20,7 @@ from banking.errors import (
     Conflict,
     InvalidCredentials,
     NotFound,
+    NotPermitted,
     PayloadTooLarge,
     TooManyRequests,
     ValidationFailed,
@@ -78,7 +79,7 @@ def keyset_page(request: Request, rows: list, *, limit: int, cursor: Callable[[A
 
 # The HTTP status of each kind of domain error; any other ApplicationError is a 400.
 _ERROR_STATUS: list[tuple[type[ApplicationError], int]] = [
-    (InvalidCredentials, 401), (NotFound, 404), (Conflict, 409), (PayloadTooLarge, 413), (TooManyRequests, 429),
+    (InvalidCredentials, 401), (NotPermitted, 403), (NotFound, 404), (Conflict, 409), (PayloadTooLarge, 413), (TooManyRequests, 429),
 ]
 
 

@@ -6,6 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import TypeVar
 
 from django.db import OperationalError, transaction
@@ -45,3 +46,9 @@ def _is_retryable(exc: OperationalError) -> bool:
     if getattr(exc.__cause__, "pgcode", None) in _RETRYABLE_PGCODES:
         return True
     return "database is locked" in str(exc)
+
+
+def model_columns(model) -> SimpleNamespace:
+    """The model's column names by field name (``E.account`` is "account_id"), for SQL
+    written out by hand that must follow the models."""
+    return SimpleNamespace(**{f.name: f.column for f in model._meta.concrete_fields})

@@ -49,6 +49,12 @@ class AccountNotFound(NotFound):
     default_message = "Account not found."
 
 
+class NotPermitted(ApplicationError):
+    """Known to the caller, but not theirs to do (an auditor's token posting a reversal)."""
+
+    default_message = "You do not have permission to perform this action."
+
+
 class Conflict(ApplicationError):
     default_message = "The request conflicts with the current state."
 
@@ -109,3 +115,22 @@ class LimitReached(Conflict):
 class UnsafeUrl(ValidationFailed):
     """A webhook URL the server will not call: not https in production, or one that
     resolves to a loopback, private, link-local or reserved address."""
+
+
+class AccountFrozen(Conflict):
+    """A debit (withdrawal, outgoing transfer, hold or its capture) of a frozen account."""
+
+    def __init__(self, account_id: int):
+        super().__init__(f"Account {account_id} is frozen: it accepts deposits and incoming transfers only.")
+
+
+class AccountClosed(Conflict):
+    """Any movement on a closed account (whose history stays readable)."""
+
+    def __init__(self, account_id: int):
+        super().__init__(f"Account {account_id} is closed: it accepts no movements.")
+
+
+class StatusChangeRefused(Conflict):
+    """A status change the account's state does not allow (closing a funded account,
+    freezing a closed one, ...)."""

@@ -24,6 +24,9 @@ class EventType(models.TextChoices):
     HOLD_VOIDED = "hold.voided"
     HOLD_EXPIRED = "hold.expired"
     ACCOUNT_CREATED = "account.created"
+    ACCOUNT_FROZEN = "account.frozen"
+    ACCOUNT_UNFROZEN = "account.unfrozen"
+    ACCOUNT_CLOSED = "account.closed"
     WEBHOOK_TEST = "webhook.test"  # POST /webhooks/{id}/test: to that endpoint only
 
 

@@ -19,7 +19,7 @@ class EventOutputSerializer(serializers.Serializer):
     data = serializers.JSONField(
         source="payload_data",
         help_text="The resource exactly as the API answers it: a history row for transaction.created, a hold for "
-                  "hold.*, an account for account.created.",
+                  "hold.*, the account (with its status) for account.*.",
     )
 
 

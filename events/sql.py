@@ -5,18 +5,13 @@ its entries. Table and column names come from the models."""
 from __future__ import annotations
 
 from functools import cache
-from types import SimpleNamespace
 
 from django.db import connection
 
+from banking.db import model_columns
 from events.models import Delivery, DeliveryStatus, Event, EventType, WebhookEndpoint
 
-
-def _columns(model) -> SimpleNamespace:
-    return SimpleNamespace(**{f.name: f.column for f in model._meta.concrete_fields})
-
-
-EV, W, D = _columns(Event), _columns(WebhookEndpoint), _columns(Delivery)
+EV, W, D = model_columns(Event), model_columns(WebhookEndpoint), model_columns(Delivery)
 EVENTS = Event._meta.db_table
 ENDPOINTS = WebhookEndpoint._meta.db_table
 DELIVERIES = Delivery._meta.db_table

@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from tests.factories import AccountFactory, UserFactory
+from banking.roles import TELLER
+from tests.factories import AccountFactory, UserFactory, staff_member
 from transactions import services
 from transactions.selectors import balance_get, balance_recompute
 from users.services import token_issue
@@ -85,8 +86,8 @@ def bob(client_for, other_user) -> APIClient:
 
 @pytest.fixture
 def staff_client_api(client_for) -> APIClient:
-    """A client authenticated as a staff member."""
-    return client_for(UserFactory(username="staffer", is_staff=True))
+    """A client authenticated as a staff member: a teller (may post reversals)."""
+    return client_for(staff_member(TELLER, username="staffer"))
 
 
 @pytest.fixture

@@ -24,6 +24,15 @@ class UserFactory(DjangoModelFactory):
         return model_class.objects.create_user(*args, password=password, **kwargs)
 
 
+def staff_member(role: str, **kwargs) -> User:
+    """A staff user in one of ``banking.roles``' groups (``AUDITOR``, ``TELLER``)."""
+    from django.contrib.auth.models import Group
+
+    user = UserFactory(is_staff=True, **kwargs)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
 class AccountFactory(DjangoModelFactory):
     class Meta:
         model = Account

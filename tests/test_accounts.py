@@ -49,8 +49,8 @@ def test_account_details_show_name_bank_branch_balance(alice, account, fund):
     fund(account, "1000.00")
     response = alice.get(f"/accounts/{account.pk}")
     assert response.status_code == 200
-    assert response.json() == {"name": "Alice Smith", "bank": "Savings Bank", "branch": "Main Branch", "balance": "1000.00",
-                               "available_balance": "1000.00"}
+    assert response.json() == {"name": "Alice Smith", "bank": "Savings Bank", "branch": "Main Branch",
+                               "status": "ACTIVE", "balance": "1000.00", "available_balance": "1000.00"}
 
 
 def test_account_details_name_falls_back_to_username(client_for):
@@ -65,7 +65,7 @@ def test_list_all_shows_only_the_callers_accounts_with_contract_fields(alice, ac
     body = response.json()
     assert len(body) == 1
     assert body[0]["id"] == account.pk
-    assert set(body[0]) == {"id", "user_id", "bank_name", "branch", "created_at", "available_balance"}
+    assert set(body[0]) == {"id", "user_id", "bank_name", "branch", "created_at", "status", "available_balance"}
     assert body[0]["user_id"] == user.pk
 
 

@@ -4,7 +4,8 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
-from tests.factories import AccountFactory, UserFactory
+from banking.roles import TELLER
+from tests.factories import AccountFactory, UserFactory, staff_member
 from transactions.models import Transaction
 from transactions.selectors import balance_get
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff(client_for):
-    return client_for(UserFactory(username="auditor", is_staff=True))
+    return client_for(staff_member(TELLER, username="teller"))
 
 
 def reverse(client, row_id, note=""):
@@ -68,7 +69,7 @@ def test_staff_reversal_of_a_deposit_posts_the_opposite_movement(staff, account,
     assert row["reversal_of"] == deposit.pk and row["balance_after"] == "0.00"
     assert row["note"] == f"Reversal of transaction {deposit.pk}: posted twice by mistake"
     assert balance_get(account_id=account.pk) == Decimal("0.00")
-    assert Transaction.objects.get(pk=row["id"]).initiated_by.username == "auditor"
+    assert Transaction.objects.get(pk=row["id"]).initiated_by.username == "teller"
     deposit.refresh_from_db()
     assert deposit.amount == Decimal("40.00") and deposit.status == "SUCCESS"  # history untouched
 
@@ -336,3 +337,18 @@ def test_verify_ledger_reports_an_event_about_a_hold_that_does_not_exist(alice, 
     event = Event.objects.get(type="hold.created")
     _tamper("UPDATE events_event SET data = %s WHERE id = %s", ['{"id": 999999}', event.pk])
     assert f"event {event.pk} (hold.created) is about a hold that does not exist" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_a_status_no_status_change_explains(account, capsys):
+    _tamper("UPDATE accounts_account SET status = 'CLOSED' WHERE id = %s", [account.pk])
+    assert f"account {account.pk} is CLOSED but its status changes leave it ACTIVE" in _verify_fails(capsys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_money_posted_to_a_closed_account(alice, account, fund, capsys):
+    alice.post(f"/accounts/{account.pk}/close", {}, format="json")
+    _tamper("UPDATE accounts_account SET status = 'ACTIVE' WHERE id = %s", [account.pk])
+    fund(account, "5.00")
+    _tamper("UPDATE accounts_account SET status = 'CLOSED' WHERE id = %s", [account.pk])
+    assert f"closed account {account.pk} holds 5.00 or has entries posted after it closed" in _verify_fails(capsys)

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.factories import UserFactory
+from banking.roles import TELLER
+from tests.factories import UserFactory, staff_member
 from transactions.models import Transaction
 from users.models import User
 
@@ -230,7 +231,7 @@ def test_every_bad_account_id_is_the_same_404(alice, path, bad):
 
 @pytest.mark.parametrize("bad", ["abc", "0", "999999"])
 def test_every_bad_transaction_id_is_the_same_404(client_for, bad):
-    staff = client_for(UserFactory(is_staff=True))
+    staff = client_for(staff_member(TELLER))
     response = staff.post(f"/transactions/{bad}/reverse", {}, format="json")
     assert response.status_code == 404
     assert response.json() == {"error": "Transaction not found."}

@@ -49,7 +49,7 @@ def test_every_documented_operation_is_exercised_and_conforms(api, client_for, u
     none was left out."""
     seen_operations.clear()
     alice = client_for(user)
-    staff = client_for(UserFactory(username="staffer", is_staff=True))
+    staff = client_for(UserFactory(username="staffer", is_staff=True, is_superuser=True))
     deposit = fund(account, "100.00")
     api.post("/users", {"username": "newbie", "password": "a-long-passphrase-9"}, format="json")
     api.post("/auth/login", {"username": "newbie", "password": "a-long-passphrase-9"}, format="json")
@@ -66,6 +66,10 @@ def test_every_documented_operation_is_exercised_and_conforms(api, client_for, u
     alice.get(f"/transactions/{account.pk}", {"type": "DEPOSIT"})
     alice.get(f"/accounts/{account.pk}/statement")
     staff.post(f"/transactions/{deposit.pk}/reverse", {}, format="json")
+    staff.post(f"/accounts/{account.pk}/freeze", {"reason": "checking a payment"}, format="json")
+    staff.post(f"/accounts/{account.pk}/unfreeze", {"reason": "payment checked"}, format="json")
+    empty = alice.post("/accounts", {"bank_name": "B", "branch": "To close"}, format="json").json()
+    alice.post(f"/accounts/{empty['id']}/close", {"reason": "no longer needed"}, format="json")
     captured = alice.post("/transactions/holds", {"account_id": account.pk, "amount": "2.00"}, format="json").json()
     payable = alice.post("/transactions/holds", {"account_id": account.pk, "amount": "1.00",
                                                  "to_account_id": other_account.pk}, format="json").json()

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from accounts.models import AccountStatus, AccountStatusChange
+from banking.db import model_columns
 from banking.money import CENT, format_money
 
 from events.models import EventType
@@ -20,6 +22,8 @@ from events.sql import EV, EVENTS, json_int_sql
 from transactions.ledger_sql import ACCOUNTS, HOLDS, LEDGER, POSTINGS, A, E, H, P, head_balance_sql, held_sql
 from transactions.models import Direction, HoldStatus, Status
 
+STATUS_CHANGES = AccountStatusChange._meta.db_table
+SC = model_columns(AccountStatusChange)
 _LIMIT = 50  # findings listed per check; the count is always exact
 
 HEAD = head_balance_sql(f"a.{A.id}")
@@ -127,6 +131,24 @@ CHECKS: list[tuple[str, str]] = [
                    AND e.{E.direction} = '{Direction.CREDIT}' AND e.{E.amount} = h.{H.captured_amount}))
       ORDER BY h.{H.id}""",
      "the capture of hold {0} does not move the captured amount from the held account (to its payee)"),
+    # The lifecycle: an account's status is where its status changes, in order, lead.
+    (f"""
+     SELECT id, status, expected FROM (
+         SELECT a.{A.id} AS id, a.{A.status} AS status, COALESCE(
+                (SELECT c.{SC.to_status} FROM {STATUS_CHANGES} c WHERE c.{SC.account} = a.{A.id}
+                  ORDER BY c.{SC.id} DESC LIMIT 1), '{AccountStatus.ACTIVE}') AS expected
+           FROM {ACCOUNTS} a) s
+      WHERE status <> expected ORDER BY id""",
+     "account {0} is {1} but its status changes leave it {2}"),
+    # A closed account holds nothing and nothing was posted to it after it closed.
+    (f"""
+     SELECT a.{A.id}, COALESCE({HEAD}, 0) FROM {ACCOUNTS} a
+       JOIN {STATUS_CHANGES} c ON c.{SC.account} = a.{A.id} AND c.{SC.to_status} = '{AccountStatus.CLOSED}'
+      WHERE a.{A.status} = '{AccountStatus.CLOSED}'
+        AND (COALESCE({HEAD}, 0) <> 0 OR EXISTS (
+             SELECT 1 FROM {LEDGER} e WHERE e.{E.account} = a.{A.id} AND e.{E.created_at} > c.{SC.created_at}))
+      ORDER BY a.{A.id}""",
+     "closed account {0} holds {1:money} or has entries posted after it closed"),
 ]
 
 # Events: no change without its event, no event without its change. Each takes one

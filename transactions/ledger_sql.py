@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from types import SimpleNamespace
 
 from django.db import connection
 
+from banking.db import model_columns
 from events.services import deliveries_fan_out
 from events.sql import entry_events_sql, fanout_sql
 from transactions.models import Hold, HoldStatus, Posting, Transaction
@@ -34,15 +34,8 @@ from transactions.models import Hold, HoldStatus, Posting, Transaction
 _ACCOUNT = Transaction._meta.get_field("account").related_model
 _USER = _ACCOUNT._meta.get_field("user").related_model
 ACCOUNTS = _ACCOUNT._meta.db_table
-
-
-def _columns(model) -> SimpleNamespace:
-    """The model's column names by field name (``E.account`` is "account_id"), for SQL
-    written out by hand that must follow the models."""
-    return SimpleNamespace(**{f.name: f.column for f in model._meta.concrete_fields})
-
-
-E, P, A, H = _columns(Transaction), _columns(Posting), _columns(_ACCOUNT), _columns(Hold)  # entries, postings, ...
+# Entries, postings, accounts, holds: their columns by field name.
+E, P, A, H = model_columns(Transaction), model_columns(Posting), model_columns(_ACCOUNT), model_columns(Hold)
 LEDGER = Transaction._meta.db_table
 POSTINGS = Posting._meta.db_table
 HOLDS = Hold._meta.db_table
@@ -80,6 +73,7 @@ class LockedAccount:
     id: int
     user_id: int
     username: str | None  # read only when asked for (``accounts_lock(with_usernames=True)``)
+    status: str  # ``accounts.models.AccountStatus``, read under the lock
 
 
 @dataclass(frozen=True)
@@ -134,8 +128,8 @@ def accounts_lock(
                        ids + held_params + ids)
         rows = cursor.fetchall()
     locked, heads = {}, {}
-    for account_id, user_id, username, seq, balance, created_at, held_amount in rows:
-        locked[account_id] = LockedAccount(account_id, user_id, username)
+    for account_id, user_id, username, status, seq, balance, created_at, held_amount in rows:
+        locked[account_id] = LockedAccount(account_id, user_id, username, status)
         heads[account_id] = EMPTY_HEAD if seq is None else LedgerHead(seq, balance, created_at, held_amount)
     return locked, heads
 
@@ -144,11 +138,11 @@ def accounts_lock(
 def _accounts_sql(count: int, with_usernames: bool, columns: str = "", joins: str = "") -> str:
     """The customer accounts among ``count`` ids (``%s``), in id order: id, owner and
     username (NULL unless asked for: it joins the users table, which only the notes of
-    transfers need), then ``columns`` from ``joins``."""
+    transfers need), status, then ``columns`` from ``joins``."""
     users = f" JOIN {USERS} u ON u.id = a.user_id" if with_usernames else ""
     username = "u.username" if with_usernames else "NULL"
     return (
-        f"SELECT a.id, a.user_id, {username}{columns} FROM {ACCOUNTS} a{users}{joins} "
+        f"SELECT a.id, a.user_id, {username}, a.{A.status}{columns} FROM {ACCOUNTS} a{users}{joins} "
         f"WHERE a.id IN ({', '.join(['%s'] * count)}) AND a.user_id IS NOT NULL ORDER BY a.id"
     )
 

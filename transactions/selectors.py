@@ -9,8 +9,9 @@ from decimal import Decimal
 from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, When
 from django.utils import timezone
 
-from banking.errors import AccountNotFound, HoldNotFound, ValidationFailed
+from banking.errors import AccountNotFound, HoldNotFound, NotPermitted, ValidationFailed
 from banking.money import CENT, ZERO
+from banking.roles import POST_MOVEMENTS
 from transactions.ledger_sql import ledger_heads, owned_balance
 from transactions.models import Direction, Hold, Transaction
 from users.models import User
@@ -158,13 +159,17 @@ def statement_get(*, account_id: int, period_from: datetime, period_to: datetime
 
 _ACCOUNT = Hold._meta.get_field("account").related_model  # (accounts imports transactions, not back)
 
-def hold_get_for_actor(*, hold_id: int, actor: User) -> Hold:
-    """The hold, if ``actor`` may see and act on it: the owner of the held account, the
-    owner of its payee account, or staff. Anyone else gets ``HoldNotFound``, exactly like
-    for a hold that does not exist."""
+def hold_get_for_actor(*, hold_id: int, actor: User, acting: bool = False) -> Hold:
+    """The hold, if ``actor`` may see it (``acting``: capture or void it): the owner of
+    the held account, the owner of its payee account, or staff (to act on another's
+    hold, staff allowed to post movements: not an auditor). Anyone else gets
+    ``HoldNotFound``, exactly like for a hold that does not exist."""
     hold = Hold.objects.visible_to(actor).filter(pk=hold_id).select_related("account", "to_account").first()
     if hold is None:
         raise HoldNotFound()
+    party = actor.pk in (hold.account.user_id, hold.to_account.user_id if hold.to_account else None)
+    if acting and not party and not actor.has_perm(POST_MOVEMENTS):
+        raise NotPermitted("Only staff allowed to post movements may capture or void another's hold.")
     return hold
 
 

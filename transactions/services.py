@@ -28,7 +28,10 @@ from decimal import Decimal
 from django.utils import timezone
 
 from banking.db import run_in_transaction
+from accounts.models import AccountStatus
 from banking.errors import (
+    AccountClosed,
+    AccountFrozen,
     AccountNotFound,
     AlreadyReversed,
     ApplicationError,
@@ -41,7 +44,7 @@ from banking.errors import (
     ValidationFailed,
 )
 from banking.money import MAX_BALANCE, format_money, validate_amount
-from banking.text import has_invisible_characters
+from banking.text import clean_text
 from events.models import EventType
 from transactions.events import hold_events_record
 from transactions.ledger_sql import LedgerHead, LockedAccount, accounts_lock, insert_posting
@@ -132,6 +135,10 @@ def posting_create(
             authorize(locked)
         if len(locked) != len(customer_ids):
             raise AccountNotFound()
+        for leg in legs:
+            if leg.account_id is not None:
+                _require_status_allows(locked[leg.account_id], debit=leg.amount < 0,
+                                       correction=kind == Kind.REVERSAL)
         # After the accounts, always in that order (no deadlock with another capture or
         # a void). What the account's other holds reserve was read under its lock, and
         # only a movement under that lock can add to it.
@@ -177,6 +184,15 @@ def posting_create(
     if error is not None:
         raise error
     return result
+
+
+def _require_status_allows(account: LockedAccount, *, debit: bool, correction: bool = False) -> None:
+    """The account's status, read under its lock, allows this leg: a closed account takes
+    nothing; a frozen one takes credits, and staff corrections (reversals) either way."""
+    if account.status == AccountStatus.CLOSED:
+        raise AccountClosed(account.id)
+    if account.status == AccountStatus.FROZEN and debit and not correction:
+        raise AccountFrozen(account.id)
 
 
 def _funds_check(head: LedgerHead, change: Decimal, message: str) -> InsufficientFunds | None:
@@ -396,6 +412,9 @@ def hold_create(
         _owned_by(owner, account_id)(locked)
         if to_account_id is not None and to_account_id not in locked:
             raise AccountNotFound("Destination account not found.")
+        _require_status_allows(locked[account_id], debit=True)
+        if to_account_id is not None:
+            _require_status_allows(locked[to_account_id], debit=False)
         head = heads[account_id]
         now = _posting_time([head])
         error = _funds_check(head, -amount, "Insufficient available balance")
@@ -429,7 +448,7 @@ def hold_capture(
     """Move the held money, all of it or less (the rest is released at once): a
     withdrawal from the held account, or a transfer to the hold's payee. One capture per
     hold; an expired, captured or voided hold is ``HoldNotPending``."""
-    hold = hold_get_for_actor(hold_id=hold_id, actor=actor)
+    hold = hold_get_for_actor(hold_id=hold_id, actor=actor, acting=True)
     amount = hold.amount if amount is None else validate_amount(amount)
     if amount > hold.amount:
         raise ValidationFailed(
@@ -461,7 +480,7 @@ def hold_void(*, hold_id: int, actor: User) -> Hold:
     voided hold is ``HoldNotPending``. Locks the held account (and the payee's) before
     the hold, like every change announced to their owners: their events keep the order
     of those locks."""
-    hold = hold_get_for_actor(hold_id=hold_id, actor=actor)
+    hold = hold_get_for_actor(hold_id=hold_id, actor=actor, acting=True)
     return run_in_transaction(lambda: _hold_release(hold, HoldStatus.VOIDED, actor))
 
 
@@ -522,12 +541,7 @@ def _hold_resolve(hold: Hold, status: str, now, actor: User | None, *,
 def _clean_note(note: str | None) -> str:
     """The same rules for every caller (API, admin, reversals): at most NOTE_MAX_LENGTH
     characters, none of them control or invisible formatting characters."""
-    note = (note or "").strip()
-    if len(note) > NOTE_MAX_LENGTH:
-        raise ValidationFailed(f"Note must be at most {NOTE_MAX_LENGTH} characters.")
-    if has_invisible_characters(note):
-        raise ValidationFailed("Note must not contain control or invisible formatting characters.")
-    return note
+    return clean_text(note, name="Note", max_length=NOTE_MAX_LENGTH)
 
 
 def _join_note(prefix: str, note: str) -> str:

@@ -7,13 +7,15 @@ from types import SimpleNamespace
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status, viewsets
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from banking.api import keyset_page, path_id, query_int
 from banking.errors import HoldNotFound, TransactionNotFound, ValidationFailed
 from banking.openapi import CURSOR_SCHEMA, ID_SCHEMA, IDEMPOTENCY_KEY, errors, page_limit
+from banking.permissions import staff_with
+from banking.roles import POST_MOVEMENTS
 from banking.serializers import IdField, represent, validated
 from banking.throttling import WriteThrottle
 from transactions import idempotency, selectors, services
@@ -50,7 +52,7 @@ class TransactionViewSet(viewsets.ViewSet):
 
     def get_permissions(self):
         if self.action == "reverse":
-            return [IsAuthenticated(), IsAdminUser()]
+            return [IsAuthenticated(), staff_with(POST_MOVEMENTS, "post reversals")()]
         return super().get_permissions()
 
     @extend_schema(
@@ -191,7 +193,7 @@ class HoldViewSet(viewsets.ViewSet):
     @extend_schema(
         operation_id="holds_capture", summary="Capture a hold: move all or part of it", tags=["holds"],
         request=HoldCaptureInputSerializer, parameters=[IDEMPOTENCY_KEY],
-        responses={201: _replayable(HOLD_CAPTURED), **errors(400, 401, 404, 409, 413, 415, 429)},
+        responses={201: _replayable(HOLD_CAPTURED), **errors(400, 401, 403, 404, 409, 413, 415, 429)},
     )
     def capture(self, request: Request, hold_id: str) -> Response:
         """A withdrawal (no payee) or a transfer to the payee, with the hold; an amount
@@ -223,7 +225,7 @@ class HoldViewSet(viewsets.ViewSet):
     @extend_schema(
         operation_id="holds_void", summary="Void a hold: release what it reserves", tags=["holds"],
         request=None, parameters=[IDEMPOTENCY_KEY],
-        responses={200: _replayable(HoldOutputSerializer), **errors(400, 401, 404, 409, 429)},
+        responses={200: _replayable(HoldOutputSerializer), **errors(400, 401, 403, 404, 409, 429)},
     )
     def void(self, request: Request, hold_id: str) -> Response:
         hold_pk = path_id(hold_id, not_found=HoldNotFound)

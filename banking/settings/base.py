@@ -191,7 +191,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"HoldStatusEnum": "transactions.models.HoldStatus", "TransactionStatusEnum": "transactions.models.Status"},
+    "ENUM_NAME_OVERRIDES": {"HoldStatusEnum": "transactions.models.HoldStatus", "TransactionStatusEnum": "transactions.models.Status",
+                            "AccountStatusEnum": "accounts.models.AccountStatus"},
     "PREPROCESSING_HOOKS": ["banking.openapi.contract_paths"],
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "banking.openapi.id_path_parameters"],
 }
