@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class BankingConfig(AppConfig):
@@ -22,3 +23,11 @@ def _roles_sync(sender, using: str = "default", **kwargs) -> None:
 
     if sender is list(apps.get_app_configs())[-1]:
         roles_sync(using=using)
+
+
+class BankingAdminConfig(admin_apps.AdminConfig):
+    """Django's admin, as the bank's console (``banking.admin_site``)."""
+
+    default = False
+
+    default_site = "banking.admin_site.BankingAdminSite"

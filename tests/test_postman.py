@@ -29,4 +29,4 @@ def test_postman_collection_passes_with_newman_against_the_real_server():
         server.stop()
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     executed, failed = map(int, re.search(r"assertions\s*│\s*(\d+)\s*│\s*(\d+)", result.stdout).groups())
-    assert (executed, failed) == (42, 0), result.stdout[-4000:]
+    assert (executed, failed) == (46, 0), result.stdout[-4000:]

@@ -28,11 +28,14 @@ def register() -> None:
     from django.conf import settings
 
     from transactions.services import holds_expire_due
+    from transactions.summaries import summaries_roll_up
 
     registry.register(EventType.TRANSACTION_CREATED, entries_render)
     # Expired holds are written down, and announced, by the worker's sweep.
     registry.register_periodic("expire holds", lambda: holds_expire_due() or None,
                                every=lambda: settings.HOLD_SWEEP_SECONDS)
+    # The staff dashboard's daily summaries (transactions.summaries).
+    registry.register_periodic("roll up daily summaries", lambda: summaries_roll_up() or None, every=lambda: 60)
 
 
 def hold_events_record(hold: Hold, event_type: str, *, owners: Mapping[int, int], available: Decimal,

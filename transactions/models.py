@@ -325,3 +325,39 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.user_id})"
+
+
+class Side(models.TextChoices):
+    CUSTOMER = "customer"  # the legs on customers' accounts
+    SYSTEM = "system"  # the legs on system accounts
+
+
+class DailySummary(models.Model):
+    """The ledger's entries of one UTC day, counted and summed by kind, status, side and
+    direction: what the staff dashboard reads instead of scanning the ledger. Written
+    only by ``transactions.summaries.summaries_roll_up``, which adds the entries above
+    its watermark (``SummaryWatermark``); the entries not yet rolled up are read live,
+    by primary key, so the dashboard is always exact."""
+
+    day = models.DateField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    side = models.CharField(max_length=8, choices=Side.choices)
+    direction = models.CharField(max_length=6, choices=Direction.choices)
+    entries = models.PositiveBigIntegerField(default=0)
+    amount = models.DecimalField(max_digits=24, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "kind", "status", "side", "direction"],
+                                    name="daily_summary_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.status} {self.side} {self.direction}: {self.entries}, {self.amount}"
+
+
+class SummaryWatermark(models.Model):
+    """One row: the id of the newest ledger entry the daily summaries include."""
+
+    last_entry_id = models.BigIntegerField(default=0)
