@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.models import Account
 from accounts.services import account_create
+from banking.charts import time_chart_svg
 from banking.errors import ApplicationError
 from banking.money import MAX_AMOUNT, MoneyField, format_money
 from transactions import services
@@ -73,7 +74,7 @@ class AccountAdmin(admin.ModelAdmin):
 
     @admin.display(description=f"balance over the last {CHART_ROWS} movements")
     def balance_chart(self, obj: Account) -> str:
-        """A small inline SVG drawn on the server (one query; no script, no CDN)."""
+        """Drawn on the server over a time axis (one query; no script, no CDN)."""
         if not obj.pk:
             return "-"
         points = list(
@@ -81,7 +82,7 @@ class AccountAdmin(admin.ModelAdmin):
         )[::-1]
         if len(points) < 2:
             return "not enough history yet"
-        return balance_svg(points)
+        return time_chart_svg(points, title="balance over time (UTC)", steps=True)
 
     @admin.display(description=f"latest {RECENT_ROWS} transactions")
     def recent_transactions(self, obj: Account) -> str:
@@ -180,26 +181,3 @@ class AccountAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/accounts/account/movement.html", context)
 
-
-def balance_svg(points: list[tuple], width: int = 560, height: int = 140, pad: int = 24) -> str:
-    """Polyline of running balances, oldest left; axis labels for the range and dates."""
-    balances = [float(balance) for _, balance in points]
-    low, high = min(balances), max(balances)
-    span = (high - low) or 1.0
-    step = (width - 2 * pad) / (len(points) - 1)
-    coords = " ".join(
-        f"{pad + i * step:.1f},{height - pad - (b - low) / span * (height - 2 * pad):.1f}" for i, b in enumerate(balances)
-    )
-    first, last = points[0][0].strftime("%Y-%m-%d"), points[-1][0].strftime("%Y-%m-%d")
-    return format_html(
-        '<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="balance over time">'
-        '<rect width="{w}" height="{h}" fill="#fafafa" stroke="#ddd"/>'
-        '<polyline fill="none" stroke="#417690" stroke-width="2" points="{coords}"/>'
-        '<text x="4" y="14" font-size="11">{high}</text>'
-        '<text x="4" y="{low_y}" font-size="11">{low}</text>'
-        '<text x="{pad}" y="{date_y}" font-size="10">{first}</text>'
-        '<text x="{last_x}" y="{date_y}" font-size="10" text-anchor="end">{last}</text>'
-        "</svg>",
-        w=width, h=height, coords=coords, high=format_money(Decimal(str(high))), low=format_money(Decimal(str(low))),
-        low_y=height - pad + 4, pad=pad, date_y=height - 6, first=first, last_x=width - pad, last=last,
-    )

@@ -6,26 +6,18 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from rest_framework.test import APIClient
 
 from accounts.models import Account, AccountStatus, AccountStatusChange
 from accounts.services import account_close, account_freeze
 from banking.errors import StatusChangeRefused
-from tests.concurrency import run_concurrently
+from tests.concurrency import owner_client, run_concurrently
 from tests.conftest import assert_ledger_consistent
 from tests.factories import AccountFactory, UserFactory
 from transactions.models import Posting, Transaction
-from users.services import token_issue
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 WITHDRAWALS = 12
-
-
-def owner_client(account) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user=account.user)[1]}")
-    return client
 
 
 def test_a_freeze_racing_withdrawals_lets_through_only_those_that_committed_before_it(fund):

@@ -4,9 +4,8 @@ import random
 from decimal import Decimal
 
 import pytest
-from rest_framework.test import APIClient
 
-from tests.concurrency import run_concurrently
+from tests.concurrency import run_concurrently, token_client
 from tests.conftest import assert_ledger_consistent
 from tests.factories import AccountFactory, UserFactory
 from transactions.models import Transaction
@@ -16,19 +15,13 @@ from users.services import token_issue
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def client_with_key(key: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
-
-
 def test_concurrent_withdrawals_never_overdraw(fund):
     account = AccountFactory()
     fund(account, "100.00")
     _, key = token_issue(user=account.user)
 
     def withdraw(_):
-        return client_with_key(key).post(
+        return token_client(key).post(
             "/transactions/withdraw", {"account_id": account.pk, "amount": "60.00"}, format="json"
         ).status_code
 
@@ -44,7 +37,7 @@ def test_concurrent_transfers_out_of_one_account_never_overdraw(fund):
     _, key = token_issue(user=source.user)
 
     def transfer(_):
-        return client_with_key(key).post(
+        return token_client(key).post(
             "/transactions/transfer",
             {"from_account_id": source.pk, "to_account_id": target.pk, "amount": "7.00"},
             format="json",
@@ -69,7 +62,7 @@ def test_opposite_transfers_never_deadlock_and_conserve_money(fund):
         statuses = []
         for _ in range(25):
             src, dst = (a, b) if rng.random() < 0.5 else (b, a)
-            statuses.append(client_with_key(keys[src.pk]).post(
+            statuses.append(token_client(keys[src.pk]).post(
                 "/transactions/transfer",
                 {"from_account_id": src.pk, "to_account_id": dst.pk, "amount": f"{rng.randint(1, 5000) / 100:.2f}"},
                 format="json",

@@ -10,22 +10,14 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 from django.utils import timezone
-from rest_framework.test import APIClient
 
-from tests.concurrency import run_concurrently
+from tests.concurrency import owner_client, run_concurrently
 from tests.conftest import assert_ledger_consistent
 from tests.factories import AccountFactory
 from transactions.ledger_sql import head_balance_sql, held_sql
 from transactions.models import Hold, Posting
-from users.services import token_issue
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def client_for_owner(account) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user=account.user)[1]}")
-    return client
 
 
 @pytest.fixture
@@ -36,7 +28,7 @@ def funded(fund):
 
 
 def place_hold(account, amount: str, **extra) -> dict:
-    response = client_for_owner(account).post(
+    response = owner_client(account).post(
         "/transactions/holds", {"account_id": account.pk, "amount": amount, **extra}, format="json")
     assert response.status_code == 201, response.json()
     return response.json()
@@ -44,13 +36,13 @@ def place_hold(account, amount: str, **extra) -> dict:
 
 def test_twenty_concurrent_holds_of_60_on_100_leave_exactly_one_pending(funded):
     def attempt(_):
-        return client_for_owner(funded).post(
+        return owner_client(funded).post(
             "/transactions/holds", {"account_id": funded.pk, "amount": "60.00"}, format="json").status_code
 
     statuses = run_concurrently(20, attempt)
     assert sorted(statuses) == [201] + [400] * 19
     assert Hold.objects.filter(account=funded, status="PENDING").count() == 1
-    available = client_for_owner(funded).get(f"/accounts/{funded.pk}/balance").json()["available_balance"]
+    available = owner_client(funded).get(f"/accounts/{funded.pk}/balance").json()["available_balance"]
     assert available == "40.00"
 
 
@@ -76,7 +68,7 @@ def test_the_posted_balance_covers_the_active_holds_at_every_instant(funded, fun
 
     def churn(index: int) -> None:
         rng = random.Random(index)
-        client = client_for_owner(funded)
+        client = owner_client(funded)
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:
             amount = f"{rng.randint(1, 120)}.00"
@@ -112,7 +104,7 @@ def test_a_capture_racing_a_void_has_exactly_one_winner(funded, round_):
 
     def act(index: int) -> int:
         path = f"/transactions/holds/{held['id']}/{'capture' if index == 0 else 'void'}"
-        return client_for_owner(funded).post(path, {}, format="json").status_code
+        return owner_client(funded).post(path, {}, format="json").status_code
 
     capture, void = run_concurrently(2, act)
     assert sorted([capture, void]) in ([201, 409], [200, 409])
@@ -126,7 +118,7 @@ def test_ten_concurrent_captures_make_one_posting(funded):
     held = place_hold(funded, "30.00")
 
     def capture(_):
-        return client_for_owner(funded).post(f"/transactions/holds/{held['id']}/capture", {},
+        return owner_client(funded).post(f"/transactions/holds/{held['id']}/capture", {},
                                              format="json").status_code
 
     statuses = run_concurrently(10, capture)
@@ -144,7 +136,7 @@ def test_a_capture_racing_the_expiry_instant_lands_before_it_or_is_409(funded, o
 
     def act(index: int) -> int:
         time.sleep(max(0.0, (expires_at - timezone.now()).total_seconds() + offset))
-        client = client_for_owner(funded)
+        client = owner_client(funded)
         if index == 0:
             return client.post(f"/transactions/holds/{held['id']}/capture", {}, format="json").status_code
         return client.post("/transactions/withdraw", {"account_id": funded.pk, "amount": "100.00"},
@@ -172,10 +164,10 @@ def test_holds_with_a_payee_racing_transfers_from_the_payee_never_deadlock(fund)
         statuses = []
         for _ in range(15):
             if index % 2:
-                response = client_for_owner(high).post("/transactions/holds", {
+                response = owner_client(high).post("/transactions/holds", {
                     "account_id": high.pk, "amount": "1.00", "to_account_id": low.pk}, format="json")
             else:
-                response = client_for_owner(low).post("/transactions/transfer", {
+                response = owner_client(low).post("/transactions/transfer", {
                     "from_account_id": low.pk, "to_account_id": high.pk, "amount": "1.00"}, format="json")
             statuses.append(response.status_code)
         return statuses

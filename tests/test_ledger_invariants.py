@@ -6,9 +6,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from rest_framework.test import APIClient
 
-from tests.concurrency import run_concurrently
+from tests.concurrency import run_concurrently, token_client
 from tests.conftest import assert_ledger_consistent
 from tests.factories import AccountFactory
 from transactions.models import Transaction
@@ -16,12 +15,6 @@ from transactions.selectors import balance_at, balance_get
 from users.services import token_issue
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def authed(key: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
 
 
 def deadlocks_so_far() -> int:
@@ -36,7 +29,7 @@ def test_mixed_withdrawals_and_transfers_succeed_exactly_as_far_as_the_balance_a
     _, key = token_issue(user=source.user)
 
     def act(i):
-        client = authed(key)
+        client = token_client(key)
         if i % 2:
             return client.post("/transactions/withdraw", {"account_id": source.pk, "amount": "10.00"}, format="json").status_code
         return client.post("/transactions/transfer", {"from_account_id": source.pk, "to_account_id": target.pk,
@@ -59,7 +52,7 @@ def test_random_transfers_among_many_accounts_conserve_money(fund):
 
     def worker(index):
         rng = random.Random(index)
-        clients = {pk: authed(key) for pk, key in keys.items()}
+        clients = {pk: token_client(key) for pk, key in keys.items()}
         outcomes = []
         for _ in range(200):
             src, dst = rng.sample(accounts, 2)
@@ -93,7 +86,7 @@ def test_sequence_time_and_balance_at_agree_under_concurrency(fund):
         rng = random.Random(1000 + index)
         for _ in range(40):
             src, dst = rng.sample(accounts, 2)
-            authed(keys[src.pk]).post(
+            token_client(keys[src.pk]).post(
                 "/transactions/transfer",
                 {"from_account_id": src.pk, "to_account_id": dst.pk, "amount": f"{rng.randint(1, 5000) / 100:.2f}"},
                 format="json",
@@ -109,6 +102,6 @@ def test_sequence_time_and_balance_at_agree_under_concurrency(fund):
         for row, following in zip(rows, rows[1:] + [None]):
             if following is None or following.created_at > row.created_at:
                 assert balance_at(account_id=account.pk, at=row.created_at) == row.balance_after
-        history = authed(keys[account.pk]).get(f"/transactions/{account.pk}", {"limit": 500}).json()
+        history = token_client(keys[account.pk]).get(f"/transactions/{account.pk}", {"limit": 500}).json()
         assert [h["id"] for h in history] == [r.pk for r in reversed(rows)]
         assert balance_get(account_id=account.pk) == rows[-1].balance_after
