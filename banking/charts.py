@@ -24,6 +24,9 @@ def _instant(value: datetime | date) -> datetime:
 
 
 def _label(value: datetime, span_seconds: float) -> str:
+    """As precise as the span needs: ticks a few seconds apart must not all read alike."""
+    if span_seconds < 600:
+        return value.strftime("%H:%M:%S")
     return value.strftime("%Y-%m-%d %H:%M" if span_seconds < 2 * 86400 else "%Y-%m-%d")
 
 

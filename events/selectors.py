@@ -8,7 +8,7 @@ from django.db.models.expressions import RawSQL
 
 from banking.errors import ValidationFailed
 from events import registry
-from events.models import DeliveryAttempt, Event, WebhookEndpoint
+from events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from events.sql import readable_bound_sql
 from users.models import User
 
@@ -63,3 +63,16 @@ def attempts_page(*, endpoint: WebhookEndpoint, limit: int, before_id: int | Non
     if before_id is not None:
         attempts = attempts.filter(id__lt=before_id)
     return list(attempts.order_by("-id")[:limit])
+
+
+def account_events_recent(*, user_id: int, account_id: int, limit: int) -> list[Event]:
+    """The account's newest events, newest first, each with ``delivery_list`` (its webhook
+    deliveries). Read through the owner's event stream index (an account's events are
+    its owner's), for the console: every event, readable by pollers yet or not."""
+    events = list(Event.objects.filter(user_id=user_id, account_id=account_id).order_by("-bound", "-id")[:limit])
+    deliveries = defaultdict(list)
+    for delivery in Delivery.objects.filter(event_id__in=[e.pk for e in events]).select_related("endpoint"):
+        deliveries[delivery.event_id].append(delivery)
+    for event in events:
+        event.delivery_list = sorted(deliveries[event.pk], key=lambda d: d.pk)
+    return events

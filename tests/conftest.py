@@ -34,7 +34,9 @@ def _responses_match_the_openapi_schema(monkeypatch):
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("postgres"):
-            item.fixturenames.append("_postgres_required")
+            # First, so that a test on SQLite is skipped before its other fixtures start
+            # servers against a database they cannot reach.
+            item.fixturenames.insert(0, "_postgres_required")
 
 
 @pytest.fixture

@@ -59,6 +59,7 @@ class Gunicorn:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
             time.sleep(0.1)
+        self.kill()  # not left running (and holding database connections) for the next test
         raise RuntimeError("gunicorn did not become ready")
 
     def kill(self) -> None:

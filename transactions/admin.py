@@ -1,8 +1,22 @@
-from django.contrib import admin, messages
+from decimal import Decimal
 
-from banking.errors import ApplicationError
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from banking.errors import ApplicationError, InvalidAmount
+from banking.money import parse_amount
 from transactions import services
 from transactions.models import IdempotencyKey, Transaction
+
+
+NOTE_SHOWN = 40
+
+
+def _as_amount(term: str) -> Decimal | None:
+    try:
+        return parse_amount(term.strip())
+    except InvalidAmount:
+        return None
 
 
 @admin.register(Transaction)
@@ -10,13 +24,15 @@ class TransactionAdmin(admin.ModelAdmin):
     """The ledger, read-only: rows are never edited or deleted, from here or anywhere.
     Staff post new movements from an account's page (Deposit / withdraw)."""
 
+    # Fits 1400 px: short columns, the note cut to one line (the whole of it on hover).
     list_display = (
-        "id", "posting", "account", "seq", "transaction_type", "direction", "status",
-        "amount", "balance_after", "created_at", "initiated_by", "note",
+        "id", "posting_id", "account", "transaction_type", "direction", "status",
+        "amount", "balance_after", "created_at", "initiated_by", "short_note",
     )
     list_select_related = ("account", "account__user", "initiated_by", "posting")
     list_filter = ("transaction_type", "status", "direction", "created_at")
     search_fields = ("account__user__username", "note", "=account__id", "=posting__id")
+    search_help_text = "A username, words of a note, an account or posting id, or an amount (12.50)."
     # Newest first by primary key: an index scan, not a sort of the whole ledger.
     ordering = ("-id",)
     show_full_result_count = False  # COUNT(*) over the whole ledger is not free
@@ -34,6 +50,24 @@ class TransactionAdmin(admin.ModelAdmin):
             else:
                 ids = ", ".join(str(r.pk) for r in reversals)
                 self.message_user(request, f"Transaction {row.pk} reversed by {ids}.")
+
+    @admin.display(description="posting", ordering="posting_id")
+    def posting_id(self, row: Transaction) -> int:
+        return row.posting_id
+
+    @admin.display(description="note")
+    def short_note(self, row: Transaction) -> str:
+        if len(row.note) <= NOTE_SHOWN:
+            return row.note
+        return format_html('<span title="{}">{}…</span>', row.note, row.note[:NOTE_SHOWN])
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also by amount: a search that reads as one finds the entries of exactly it."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        amount = _as_amount(search_term)
+        if amount is not None:
+            results |= queryset.filter(amount=amount)
+        return results, may_have_duplicates
 
     def has_reverse_permission(self, request) -> bool:
         return request.user.has_perm("transactions.add_transaction")

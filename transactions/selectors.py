@@ -13,7 +13,7 @@ from banking.errors import AccountNotFound, HoldNotFound, NotPermitted, Validati
 from banking.money import CENT, ZERO
 from banking.roles import POST_MOVEMENTS
 from transactions.ledger_sql import ledger_heads, owned_balance
-from transactions.models import Direction, Hold, Transaction
+from transactions.models import Direction, Hold, Posting, Transaction
 from users.models import User
 
 
@@ -213,3 +213,44 @@ def holds_page(
     if before_id is not None:
         holds = holds.filter(id__lt=before_id)
     return list(holds.order_by("-id")[:limit])
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    """A page of one account's ledger, newest first, and whether there are entries on
+    either side of it (the same filters applied)."""
+
+    rows: list[Transaction]
+    has_older: bool
+    has_newer: bool
+
+
+def account_ledger_page(
+    *, account_id: int, limit: int, before_seq: int | None = None, after_seq: int | None = None,
+    kind: str = "", direction: str = "", status: str = "",
+) -> LedgerPage:
+    """One page of an account's ledger, newest first: the ``limit`` entries just below
+    ``before_seq`` (the newest ones without it), or just above ``after_seq``. Keyset
+    paging on (account, seq): the same few index probes on page 1 and page 10,000."""
+    entries = account_entries(account_id=account_id).select_related("initiated_by")
+    filters = {"transaction_type": kind, "direction": direction, "status": status}
+    entries = entries.filter(**{field: value for field, value in filters.items() if value})
+    if after_seq is not None:
+        rows = list(entries.filter(seq__gt=after_seq).order_by("seq")[: limit + 1])
+        has_newer = len(rows) > limit
+        rows = rows[:limit][::-1]
+        return LedgerPage(rows, entries.filter(seq__lte=after_seq).exists(), has_newer)
+    if before_seq is not None:
+        entries_below = entries.filter(seq__lt=before_seq)
+    else:
+        entries_below = entries
+    rows = list(entries_below.order_by("-seq")[: limit + 1])
+    has_newer = before_seq is not None and entries.filter(seq__gte=before_seq).exists()
+    return LedgerPage(rows[:limit], len(rows) > limit, has_newer)
+
+
+def postings_reversed(posting_ids: list[int]) -> set[int]:
+    """Which of these postings have been reversed (one probe of the reversal index)."""
+    return set(
+        Posting.objects.filter(reversal_of_id__in=posting_ids).values_list("reversal_of_id", flat=True)
+    )
