@@ -13,7 +13,7 @@ checks of the ledger triggers do not run millions of times: it is a trusted load
 its callers run ``verify_ledger`` (or the tests' own checks) on the result."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -29,9 +29,10 @@ from transactions.serializers import HoldOutputSerializer
 
 
 def deposits_append(*, account_id: int, count: int, amount: Decimal = Decimal("1.00"),
-                    step: str = "1 microsecond") -> None:
-    """Append ``count`` deposits of ``amount`` to a customer account's ledger, after its
-    newest entry, ``step`` apart in time."""
+                    step: str = "1 microsecond", start: datetime | None = None) -> None:
+    """Append ``count`` deposits of ``amount`` to a customer account's ledger, ``step``
+    apart in time, from ``start`` (which must not be before its newest entry; default:
+    its newest entry, or now for an empty ledger)."""
     if count <= 0:
         return
     with transaction.atomic(), connection.cursor() as cursor:
@@ -42,6 +43,10 @@ def deposits_append(*, account_id: int, count: int, amount: Decimal = Decimal("1
             [account_id],
         )
         last_seq, last_time = cursor.fetchone()
+        if start is not None:
+            if last_seq and start < last_time:
+                raise ValueError("start is before the account's newest entry: the ledger would go back in time")
+            last_time = start
         cursor.execute(f"SELECT {E.balance_after} FROM {LEDGER} WHERE {E.account} = %s AND {E.seq} = %s",
                        [account_id, last_seq])
         row = cursor.fetchone()
