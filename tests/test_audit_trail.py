@@ -132,9 +132,23 @@ def test_admin_action_reverses_through_the_service(client, account, fund):
     client.force_login(teller)
     deposit = fund(account, "15.00")
     client.post("/admin/transactions/transaction/",
-                {"action": "reverse_selected", "_selected_action": [deposit.pk]})
+                {"action": "reverse_selected", "_selected_action": [deposit.pk], "apply": "Reverse",
+                 "reason": "posted twice"})
     reversal = Transaction.objects.get(reversal_of=deposit)
     assert reversal.initiated_by == teller and balance_get(account_id=account.pk) == Decimal("0.00")
+    assert "posted twice" in reversal.note
+
+
+def test_admin_action_asks_for_a_reason_before_reversing(client, account, fund):
+    client.force_login(UserFactory(username="teller", is_staff=True, is_superuser=True))
+    deposit = fund(account, "15.00")
+    page = client.post("/admin/transactions/transaction/",
+                       {"action": "reverse_selected", "_selected_action": [deposit.pk]})
+    assert page.status_code == 200 and b'name="reason"' in page.content
+    client.post("/admin/transactions/transaction/",
+                {"action": "reverse_selected", "_selected_action": [deposit.pk], "apply": "Reverse", "reason": ""})
+    assert not Transaction.objects.filter(reversal_of=deposit).exists()
+    assert balance_get(account_id=account.pk) == Decimal("15.00")
 
 
 # --- verify_ledger --------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 from decimal import Decimal
 
+from django import forms
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from banking.errors import ApplicationError, InvalidAmount
@@ -10,6 +12,10 @@ from transactions.models import IdempotencyKey, Transaction
 
 
 NOTE_SHOWN = 40
+
+
+class ReversalReasonForm(forms.Form):
+    reason = forms.CharField(max_length=255, help_text="Kept as each reversal's note, with your name.")
 
 
 def _as_amount(term: str) -> Decimal | None:
@@ -42,9 +48,23 @@ class TransactionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reverse selected transactions (post the opposite movement)", permissions=["reverse"])
     def reverse_selected(self, request, queryset):
+        """First a page that asks for the reason (kept as each reversal's note), then the
+        reversals, each through the service."""
+        form = ReversalReasonForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Reverse the selected transactions",
+                "rows": queryset.select_related("account").order_by("pk"),
+                "form": form,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/transactions/transaction/reverse_selected.html", context)
         for row in queryset.order_by("pk"):
             try:
-                reversals = services.reversal_create(transaction_id=row.pk, initiated_by=request.user)
+                reversals = services.reversal_create(transaction_id=row.pk, note=form.cleaned_data["reason"],
+                                                     initiated_by=request.user)
             except ApplicationError as exc:
                 self.message_user(request, f"Transaction {row.pk}: {exc.message}", level=messages.ERROR)
             else:
