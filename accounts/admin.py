@@ -34,6 +34,7 @@ from transactions.selectors import (
 RECENT_ROWS = 20
 CHART_ROWS = 200
 LEDGER_PAGE_ROWS = 50
+SEQ_MAX = 2**63 - 1  # a bigint: larger cursors are malformed, not a database error
 
 
 class StaffMovementForm(forms.Form):
@@ -62,8 +63,8 @@ class LedgerFilterForm(forms.Form):
     kind = forms.ChoiceField(choices=[("", "every kind"), *Kind.choices], required=False)
     direction = forms.ChoiceField(choices=[("", "both directions"), *Direction.choices], required=False)
     status = forms.ChoiceField(choices=[("", "any status"), *Status.choices], required=False)
-    before = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
-    after = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
+    before = forms.IntegerField(min_value=1, max_value=SEQ_MAX, required=False, widget=forms.HiddenInput)
+    after = forms.IntegerField(min_value=0, max_value=SEQ_MAX, required=False, widget=forms.HiddenInput)
 
 
 # The status changes staff may make from the console: (action, label, permission,
