@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from banking.replicas import ReplicaChangelist
 from accounts.models import Account, AccountStatus
 from accounts.selectors import account_staff_actions
 from accounts.services import (
@@ -92,7 +93,7 @@ def may_post(user) -> bool:
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ReplicaChangelist, admin.ModelAdmin):
     """An account's page is its console: balances, chart, ledger (paged, filtered), holds,
     events and deliveries, staff actions, and the forms staff act through (each through
     the services, with a reason, recorded with the staff member and in its History)."""

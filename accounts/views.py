@@ -31,6 +31,7 @@ from banking.errors import AccountNotFound, InvalidAmount, ValidationFailed
 from banking.money import AMOUNT_PATTERN, ZERO, parse_amount
 from banking.openapi import CURSOR_SCHEMA, INSTANT_SCHEMA, errors, page_limit
 from banking.permissions import staff_with
+from banking.replicas import lag_tolerant
 from banking.roles import FREEZE_ACCOUNTS
 from banking.serializers import IdField, represent, validated
 from banking.throttling import WriteThrottle
@@ -108,10 +109,13 @@ class AccountViewSet(viewsets.ViewSet):
             # The hot read: ownership and balance in one statement.
             balances = owned_balance_get(user=request.user, account_id=path_id(account_id, not_found=AccountNotFound))
             return Response(represent(BalanceOutputSerializer, balances))
+        return self._balance_at(request, account_id, at_param)
+
+    @lag_tolerant
+    def _balance_at(self, request: Request, account_id: str, at_param: str) -> Response:
         account = _own_account(request, account_id)
         at = parse_instant(at_param, name="at")
         return Response(represent(BalanceOutputSerializer, {"balance": balance_at(account_id=account.pk, at=at), "at": at}))
-
 
     @extend_schema(
         operation_id="accounts_close", summary="Close your account", tags=["accounts"],
@@ -197,6 +201,7 @@ class AccountStatementViewSet(viewsets.ViewSet):
             **errors(400, 401, 404, media_type="application/json"),
         },
     )
+    @lag_tolerant
     def retrieve(self, request: Request, account_id: str) -> Response:
         account = _own_account(request, account_id)
         now = timezone.now()
@@ -239,6 +244,7 @@ class AccountHistoryViewSet(viewsets.ViewSet):
             **errors(400, 401, 404),
         },
     )
+    @lag_tolerant
     def history(self, request: Request, account_id: str) -> Response:
         """Newest first, ``limit`` rows a page (default 50, at most 500); the next page's
         address is in the ``Link: <...>; rel="next"`` header (keyset paging on the

@@ -16,3 +16,15 @@ class RateCounter(models.Model):
 
     class Meta:
         db_table = "users_ratecounter"  # where it was created; moved here with throttling
+
+
+class ReadFence(models.Model):
+    """A user's read fence (banking/replicas.py): the primary's WAL position after that
+    user's latest write. A replica serves the user's lag-tolerant reads only once it has
+    replayed this far. The position is an LSN as a byte offset (``pg_lsn - '0/0'``)."""
+
+    user = models.OneToOneField("users.User", primary_key=True, on_delete=models.CASCADE, related_name="+")
+    lsn = models.BigIntegerField()
+
+    class Meta:
+        db_table = "banking_readfence"

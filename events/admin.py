@@ -3,6 +3,7 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from banking.replicas import ReplicaChangelist
 from events import services
 from events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from events.selectors import events_render
@@ -22,7 +23,7 @@ class ReadOnly:
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnly, admin.ModelAdmin):
+class EventAdmin(ReplicaChangelist, ReadOnly, admin.ModelAdmin):
     list_display = ("id", "type", "user", "account_id", "created_at")
     list_select_related = ("user",)
     list_filter = ("type", "created_at")
@@ -84,7 +85,7 @@ class AttemptInline(ReadOnly, admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnly, admin.ModelAdmin):
+class DeliveryAdmin(ReplicaChangelist, ReadOnly, admin.ModelAdmin):
     list_display = ("id", "event", "endpoint", "status", "attempts", "next_attempt_at", "last_attempt_at",
                     "delivered_at")
     list_select_related = ("event", "endpoint")

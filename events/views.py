@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from banking.api import keyset_page, path_id, query_int
 from banking.errors import ValidationFailed, WebhookNotFound
 from banking.openapi import CURSOR_SCHEMA, ID_SCHEMA, ecma, errors, page_limit
+from banking.replicas import lag_tolerant
 from banking.serializers import IdField, represent, validated
 from banking.throttling import WriteThrottle
 from events import selectors, services
@@ -54,6 +55,7 @@ class EventViewSet(viewsets.ViewSet):
             **errors(400, 401),
         },
     )
+    @lag_tolerant
     def list(self, request: Request) -> Response:
         limit = query_int(request, "limit", default=EVENTS_DEFAULT_LIMIT, low=1, high=EVENTS_MAX_LIMIT)
         after = query_int(request, "after", default=None, low=1, high=IdField.MAX)

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from banking.replicas import ReplicaChangelist
 from banking.errors import ApplicationError, InvalidAmount
 from banking.money import parse_amount
 from transactions import services
@@ -26,7 +27,7 @@ def _as_amount(term: str) -> Decimal | None:
 
 
 @admin.register(Transaction)
-class TransactionAdmin(admin.ModelAdmin):
+class TransactionAdmin(ReplicaChangelist, admin.ModelAdmin):
     """The ledger, read-only: rows are never edited or deleted, from here or anywhere.
     Staff post new movements from an account's page (Deposit / withdraw)."""
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Where the embedded database and the generated development key live (git-ignored).
@@ -65,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Advances the user's read fence after a write (only with DATABASE_REPLICA_URLS).
+    "banking.replicas.ReadYourWritesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -106,18 +109,44 @@ CONN_HEALTH_CHECKS = env_bool("CONN_HEALTH_CHECKS", True)
 DATABASE_LOCK_TIMEOUT_MS = env_int("DATABASE_LOCK_TIMEOUT_MS", 1000)
 DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 10000)
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+# DATABASE_POOLER=pgbouncer when DATABASE_URL (and any replica URL) points at PgBouncer in
+# transaction pooling mode: no startup options, no server-side cursors, timeouts per
+# transaction (banking/postgresql/base.py).
+DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "").strip().lower()
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured("DATABASE_POOLER must be empty or pgbouncer")
+# Streaming replicas (comma-separated URLs) for the reads that tolerate a little lag,
+# with read-your-writes (banking/replicas.py); one more than this many seconds behind
+# the primary is skipped.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", "")
+REPLICA_MAX_LAG_SECONDS = float(os.environ.get("REPLICA_MAX_LAG_SECONDS", "").strip() or 5)
+# A replica that does not answer within this many seconds is skipped (primary: libpq's default).
+REPLICA_CONNECT_TIMEOUT_SECONDS = env_int("REPLICA_CONNECT_TIMEOUT_SECONDS", 2)
+
+
+def postgres_database(url: str) -> dict:
+    database = dj_database_url.parse(url, conn_max_age=CONN_MAX_AGE, conn_health_checks=CONN_HEALTH_CHECKS)
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(f"not a PostgreSQL URL: {database['ENGINE']}")
+    # Django's backend with the timeouts, a health check that asks the socket, not the
+    # server, and the pooler mode.
+    database["ENGINE"] = "banking.postgresql"
+    if DATABASE_POOLER:
+        database["POOLER"] = DATABASE_POOLER
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+    return database
+
+
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=CONN_HEALTH_CHECKS
-        )
-    }
+    DATABASES = {"default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=CONN_HEALTH_CHECKS)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Django's backend with a health check that asks the socket, not the server.
-        DATABASES["default"]["ENGINE"] = "banking.postgresql"
-        DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-            f"-c lock_timeout={DATABASE_LOCK_TIMEOUT_MS} -c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
-        )
+        DATABASES["default"] = postgres_database(DATABASE_URL)
+    for number, url in enumerate(DATABASE_REPLICA_URLS, start=1):
+        replica = postgres_database(url)
+        replica.setdefault("OPTIONS", {})["connect_timeout"] = REPLICA_CONNECT_TIMEOUT_SECONDS
+        replica["TEST"] = {"MIRROR": "default"}  # a test run's replica is the test database itself
+        DATABASES[f"replica{number}"] = replica
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -131,6 +160,9 @@ else:
             },
         }
     }
+if DATABASE_REPLICA_URLS and DATABASES["default"]["ENGINE"] != "banking.postgresql":
+    raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs DATABASE_URL to point at PostgreSQL")
+DATABASE_ROUTERS = ["banking.replicas.ReplicaRouter"] if DATABASE_REPLICA_URLS else []
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
