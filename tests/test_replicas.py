@@ -4,10 +4,14 @@ answered a read is counted in the replica's own statement log."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
+from http.cookiejar import CookieJar
+from urllib.parse import urlencode
 
 import pytest
 
@@ -16,6 +20,7 @@ from tests.live_server import ROOT, Gunicorn, request
 
 pytestmark = pytest.mark.postgres
 LEDGER_TABLE = '"transactions_transaction"'
+STAFF = {"username": "console", "password": "console-S3cret-pass"}
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +30,9 @@ def cluster():
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "banking.settings.test", "DATABASE_URL": primary}
         env.pop("DATABASE_POOLER", None)
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
+        subprocess.run([sys.executable, "manage.py", "ensure_superuser"], cwd=ROOT, check=True, timeout=60,
+                       stdout=subprocess.DEVNULL, env={**env, "DJANGO_SUPERUSER_USERNAME": STAFF["username"],
+                                                       "DJANGO_SUPERUSER_PASSWORD": STAFF["password"]})
         with throwaway_replica(primary, options=["-c log_statement=all"]) as replica:
             server = Gunicorn(workers=2, threads=4, database=primary, env={
                 "DATABASE_REPLICA_URLS": replica, "REPLICA_MAX_LAG_SECONDS": "2", "DATABASE_POOLER": "",
@@ -63,9 +71,9 @@ def deposit(port: int, token: str, account_id: int, amount: str = "10.00") -> in
     return body["id"]
 
 
-def replica_reads(replica: str) -> int:
-    """Statements on the ledger table the replica has run (log_statement=all)."""
-    return sum(LEDGER_TABLE in line for line in server_log(replica).splitlines() if "statement:" in line)
+def replica_reads(replica: str, table: str = LEDGER_TABLE) -> int:
+    """Statements on ``table`` the replica has run (log_statement=all)."""
+    return sum(table in line for line in server_log(replica).splitlines() if "statement:" in line)
 
 
 def caught_up(primary: str, replica: str, timeout: float = 20) -> None:
@@ -107,6 +115,22 @@ def test_reads_go_to_the_replica_once_it_has_replayed_the_users_writes(cluster):
         status, history = request(port, "GET", f"/transactions/{account_id}", token=token)
         assert status == 200 and entry_id in [row["id"] for row in history]
     assert replica_reads(replica) - before >= 20
+
+
+def test_the_consoles_lists_read_from_the_replica(cluster):
+    primary, replica, port = cluster
+    base = f"http://127.0.0.1:{port}"
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    form = browser.open(f"{base}/admin/login/").read().decode()
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    browser.open(urllib.request.Request(f"{base}/admin/login/", headers={"Referer": f"{base}/admin/login/"},
+                                        data=urlencode({**STAFF, "csrfmiddlewaretoken": csrf, "next": "/admin/"}).encode()))
+    caught_up(primary, replica)  # the login's session, among others
+    before = {table: replica_reads(replica, table) for table in (LEDGER_TABLE, '"accounts_account"')}
+    for path in ("/admin/transactions/transaction/", "/admin/accounts/account/"):
+        page = browser.open(f"{base}{path}")
+        assert page.status == 200 and "/admin/login/" not in page.url
+    assert all(replica_reads(replica, table) > count for table, count in before.items())
 
 
 def test_a_replica_lagging_past_the_limit_is_skipped(cluster, replay_paused):
