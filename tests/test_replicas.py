@@ -117,6 +117,19 @@ def test_reads_go_to_the_replica_once_it_has_replayed_the_users_writes(cluster):
     assert replica_reads(replica) - before >= 20
 
 
+def test_events_read_from_the_replica_are_complete_and_in_order(cluster):
+    primary, replica, port = cluster
+    token, account_id = customer(port)
+    entries = [deposit(port, token, account_id, f"{n}.00") for n in range(1, 4)]
+    caught_up(primary, replica)
+    before = replica_reads(replica, '"events_event"')
+    events = request(port, "GET", "/events?type=transaction.created", token=token)[1]
+    assert [event["data"]["id"] for event in events] == entries
+    after_first = request(port, "GET", f"/events?type=transaction.created&after={events[0]['id']}", token=token)[1]
+    assert [event["data"]["id"] for event in after_first] == entries[1:]
+    assert replica_reads(replica, '"events_event"') - before >= 2
+
+
 def test_the_consoles_lists_read_from_the_replica(cluster):
     primary, replica, port = cluster
     base = f"http://127.0.0.1:{port}"
