@@ -8,8 +8,10 @@ anything it measures), with aiohttp over keep-alive connections:
         --op transfer --concurrency 16 --duration 10
 
 ``--fixtures`` is a JSON list of {"account_id": int, "token": str}. Operations: transfer
-(between random fixture accounts, 0.01), deposit (1.00), withdraw (0.01), balance,
-balance_at (``--at``), history (first page, 10 rows). ``--requests N`` sends exactly N requests
+(between random fixture accounts, 0.01), transfer_keyed (the same with a fresh
+``Idempotency-Key``, as careful clients send), deposit (1.00), withdraw (0.01), hold (a hold
+of 0.01 then its capture: two requests, one operation), balance, balance_at (``--at``),
+history (first page, 10 rows). ``--requests N`` sends exactly N requests
 instead of running for a duration. Prints one JSON object.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import random
 import sys
 import time
+import uuid
 
 import aiohttp
 
@@ -34,13 +37,15 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 def build_request(op: str, rng: random.Random, fixtures: list[dict], args) -> tuple[str, str, dict | None, str]:
     me = rng.choice(fixtures)
     account = me["account_id"]
-    if op == "transfer":
+    if op in ("transfer", "transfer_keyed"):
         if args.transfer_to:
             target = args.transfer_to
         else:
             target = rng.choice([f for f in fixtures if f["account_id"] != account])["account_id"]
         body = {"from_account_id": account, "to_account_id": target, "amount": "0.01", "note": "bench"}
         return "POST", "/transactions/transfer", body, me["token"]
+    if op == "hold":
+        return "POST", "/transactions/holds", {"account_id": account, "amount": "0.01"}, me["token"]
     if op == "deposit":
         return "POST", "/transactions/deposit", {"account_id": account, "amount": "1.00"}, me["token"]
     if op == "withdraw":
@@ -78,15 +83,22 @@ async def run(args) -> dict:
                 elif time.perf_counter() >= deadline:
                     return
                 method, path, body, token = build_request(args.op, rng, fixtures, args)
+                headers = {"Authorization": f"Token {token}"}
+                if args.op == "transfer_keyed":
+                    headers["Idempotency-Key"] = uuid.UUID(int=rng.getrandbits(128)).hex
                 started = time.perf_counter()
                 try:
-                    async with session.request(
-                        method, path, json=body, headers={"Authorization": f"Token {token}"}
-                    ) as response:
-                        await response.read()
+                    async with session.request(method, path, json=body, headers=headers) as response:
+                        answer = await response.read()
                         ok = 200 <= response.status < 300
-                        if not ok and len(error_samples) < 5:
-                            error_samples.append(f"{response.status} {(await response.text())[:200]}")
+                    if ok and args.op == "hold":  # the capture of the hold just made
+                        hold_id = json.loads(answer)["id"]
+                        async with session.post(f"/transactions/holds/{hold_id}/capture", json={},
+                                                headers=headers) as response:
+                            answer = await response.read()
+                            ok = 200 <= response.status < 300
+                    if not ok and len(error_samples) < 5:
+                        error_samples.append(f"{response.status} {answer[:200].decode(errors='replace')}")
                 except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                     ok = False
                     if len(error_samples) < 5:
