@@ -9,7 +9,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import TypeVar
 
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -52,3 +52,12 @@ def model_columns(model) -> SimpleNamespace:
     """The model's column names by field name (``E.account`` is "account_id"), for SQL
     written out by hand that must follow the models."""
     return SimpleNamespace(**{f.name: f.column for f in model._meta.concrete_fields})
+
+
+def prepared(sql: str) -> str:
+    """What to execute (with the same parameters) to run ``sql``, one statement that runs
+    on every request, as a prepared statement on PostgreSQL: parsed and planned once per
+    connection instead of on every call (``banking.postgresql``). ``sql`` itself on
+    other databases and behind PgBouncer."""
+    make = getattr(connection, "prepared", None)
+    return sql if make is None else make(sql)

@@ -50,6 +50,16 @@ def fanout_sql(source: str) -> str:
     )
 
 
+def _typed(field_name: str) -> str:
+    """A placeholder for a value of the event's field. Typed on PostgreSQL, where the
+    statement may be prepared and the type of a CASE's results or of a bare select-list
+    parameter cannot be inferred from the INSERT; bare on SQLite, whose CAST to a
+    datetime would make a number of the text."""
+    if connection.vendor != "postgresql":
+        return "%s"
+    return f"CAST(%s AS {Event._meta.get_field(field_name).cast_db_type(connection)})"
+
+
 @cache
 def entry_events_sql(source: str, accounts: int) -> str:
     """INSERT a ``transaction.created`` event, for its account's owner, for each entry of
@@ -57,10 +67,11 @@ def entry_events_sql(source: str, accounts: int) -> str:
     accounts. Parameters, in order: each account's id and its owner's id, the events'
     time, then (after any of ``source``'s own) the accounts' ids. RETURNING what
     ``fanout_sql`` reads."""
-    owner = "CASE s.account_id " + " ".join(["WHEN %s THEN %s"] * accounts) + " END"
+    owner = "CASE s.account_id " + " ".join([f"WHEN %s THEN {_typed('user')}"] * accounts) + " END"
     return (
         f"INSERT INTO {EVENTS} ({', '.join(EVENT_COLUMNS)}) "
-        f"SELECT {owner}, s.account_id, '{EventType.TRANSACTION_CREATED}', {bound_sql()}, %s, s.id, NULL "
+        f"SELECT {owner}, s.account_id, '{EventType.TRANSACTION_CREATED}', {bound_sql()}, "
+        f"{_typed('created_at')}, s.id, NULL "
         f"FROM {source} s WHERE s.account_id IN ({', '.join(['%s'] * accounts)}) "
         f"RETURNING id, user_id, type, created_at"
     )

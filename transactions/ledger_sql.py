@@ -26,7 +26,7 @@ from functools import cache
 
 from django.db import connection
 
-from banking.db import model_columns
+from banking.db import model_columns, prepared
 from events.services import deliveries_fan_out
 from events.sql import entry_events_sql, fanout_sql
 from transactions.models import Hold, HoldStatus, Posting, Transaction
@@ -124,7 +124,7 @@ def accounts_lock(
         return locked, ledger_heads(list(locked), holds_active_at=holds_active_at, except_hold=except_hold)
     held, held_params = _held_column("a.id", holds_active_at, except_hold)
     with connection.cursor() as cursor:
-        cursor.execute(f"{_lock_sql(len(ids))}; {locked_heads_sql(len(ids), held, with_usernames)}",
+        cursor.execute(f"{prepared(_lock_sql(len(ids)))}; {prepared(locked_heads_sql(len(ids), held, with_usernames))}",
                        ids + held_params + ids)
         rows = cursor.fetchall()
     locked, heads = {}, {}
@@ -261,7 +261,7 @@ def _insert_posting_one_statement(posting: Posting, entries: list[Transaction], 
     for entry in entries:
         values += [getattr(entry, name) for name in _ENTRY_ATTNAMES_BUT_POSTING]
     with connection.cursor() as cursor:
-        cursor.execute(_posting_insert_sql(len(entries), customers), values + event_params)
+        cursor.execute(prepared(_posting_insert_sql(len(entries), customers)), values + event_params)
         for entry, (pk, posting_id) in zip(entries, cursor.fetchall(), strict=True):
             entry.pk, entry.posting_id = pk, posting_id
             entry._state.adding = False
@@ -287,16 +287,17 @@ def _posting_insert_sql(entry_count: int, customers: int) -> str:
     )
 
 
+_OWNED_BALANCE_SQL = (
+    f"SELECT a.id, {head_balance_sql('a.id')}, {held_sql('a.id')} FROM {ACCOUNTS} a WHERE a.id = %s AND a.user_id = %s"
+)
+
+
 def owned_balance(*, account_id: int, user_id: int, at: datetime) -> tuple[Decimal, Decimal] | None:
     """The posted balance of an account the user owns and what its holds active at
     ``at`` reserve, or None (missing or someone else's), in one statement: the ownership
     check, the newest entry's running balance and the active holds."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT a.id, {head_balance_sql('a.id')}, {held_sql('a.id')} FROM {ACCOUNTS} a "
-            f"WHERE a.id = %s AND a.user_id = %s",
-            [at, account_id, user_id],
-        )
+        cursor.execute(prepared(_OWNED_BALANCE_SQL), [at, account_id, user_id])
         row = cursor.fetchone()
     if row is None:
         return None

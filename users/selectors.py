@@ -5,6 +5,7 @@ import hashlib
 from django.db import connection
 from django.utils import timezone
 
+from banking.db import prepared
 from users.models import AuthToken, User
 
 # The user fields every request may need; any other field is deferred (loaded from the
@@ -32,7 +33,7 @@ def token_get_active(*, key: str) -> AuthToken | None:
     time building this query than the database spent answering it."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(_TOKEN_SQL, [token_hash(key), now])
+        cursor.execute(prepared(_TOKEN_SQL), [token_hash(key), now])
         row = cursor.fetchone()
     if row is None:
         return None
