@@ -63,6 +63,26 @@ def test_a_refused_withdrawal_is_replayed_as_refused(alice, account, fund):
     assert Transaction.objects.filter(status="FAILED").count() == 1
 
 
+def test_a_replay_records_no_refusal_when_the_movement_would_now_be_refused(alice, account, fund):
+    """A replay runs the movement and rolls it back on finding the key: a withdrawal that
+    emptied the account is replayed as it was, and its replay leaves no FAILED entry."""
+    fund(account, "5.00")
+    body = {"account_id": account.pk, "amount": "5.00"}
+    first = post(alice, "/transactions/withdraw", body, "empty-it")
+    again = post(alice, "/transactions/withdraw", body, "empty-it")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert balance_get(account_id=account.pk) == Decimal("0.00")
+    assert not Transaction.objects.filter(account=account, status="FAILED").exists()
+
+
+def test_a_key_is_stored_once_with_its_answer(alice, account):
+    post(alice, "/transactions/deposit", {"account_id": account.pk, "amount": "3.00"}, "once")
+    post(alice, "/transactions/deposit", {"account_id": account.pk, "amount": "3.00"}, "once")
+    (record,) = IdempotencyKey.objects.all()
+    assert (record.key, record.response_status, record.response_body["amount"]) == ("once", 201, "3.00")
+
+
 def test_transfer_replay_returns_the_original_legs(alice, account, other_account, fund):
     fund(account, "30.00")
     body = {"from_account_id": account.pk, "to_account_id": other_account.pk, "amount": "10.00"}

@@ -1,12 +1,19 @@
 """Safe retries: the ``Idempotency-Key`` request header.
 
-The first request with a given key (per user) runs and its answer (status and body) is
-stored in the same database transaction as the money movement. A later request with
-the same key and the same operation and body gets that answer again, marked with the
-``Idempotent-Replayed: true`` header, and moves no money; with a different operation or
-body it gets 409. Two requests with one key arriving together cannot both run: the
-second one's INSERT of the key waits on the first one's uncommitted row (PostgreSQL's
-unique index; SQLite's single writer) and then finds it, answered.
+The first request with a given key (per user) runs, and its answer (status and body) is
+stored with the key in the same database transaction as the money movement, by one
+INSERT at its end. A later request with the same key and the same operation and body
+gets that answer again, marked with the ``Idempotent-Replayed: true`` header, and moves
+no money; with a different operation or body it gets 409.
+
+A request does its work first and claims the key last: the common case (a new key) then
+costs one write and no extra round trip. When the key is already taken, the INSERT does
+nothing (``ON CONFLICT DO NOTHING``: no savepoint) and the whole transaction, the
+movement with it, is rolled back; the stored answer is then read and replayed. Two
+requests with one key arriving together cannot both commit: the second one's INSERT
+waits on the first one's uncommitted key (PostgreSQL's unique index; SQLite's single
+writer) and then finds it. (No deadlock: a transaction waits on a key only at its end,
+and the key's holder has by then taken every lock it needs.)
 """
 from __future__ import annotations
 
@@ -17,11 +24,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from banking.api import error_answer
-from banking.db import run_in_transaction
+from banking.db import prepared, run_in_transaction
 from banking.errors import ApplicationError, IdempotencyConflict, ValidationFailed
 from transactions.models import IdempotencyKey
 from users.models import User
@@ -47,12 +54,16 @@ def request_hash(*, operation: str, payload: dict[str, Any]) -> str:
     return hashlib.sha256(f"{operation}\n{canonical}".encode()).hexdigest()
 
 
+class _KeyTaken(Exception):
+    """The key was claimed by another request: roll this one back, and replay that one."""
+
+
 def run_idempotent(
     *, user: User, key: str, operation: str, payload: dict[str, Any], run: Callable[[str], Outcome]
 ) -> tuple[int, dict[str, Any], bool]:
     """Run ``run(key)`` at most once per (user, key). Returns (status, body, replayed).
 
-    The key, the movement ``run`` posts and the answer stored for replays are one unit of
+    The movement ``run`` posts, the key and the answer stored for replays are one unit of
     work: they commit together, and a deadlock or serialization failure retries all of
     them together (``run_in_transaction``; the movement's own unit joins this one).
     Domain errors (insufficient balance, account not found...) are answers too: stored
@@ -61,36 +72,54 @@ def run_idempotent(
     validate_key(key)
     fingerprint = request_hash(operation=operation, payload=payload)
 
-    def unit() -> tuple[int, dict[str, Any], bool]:
-        record, created = _claim(user=user, key=key, fingerprint=fingerprint)
-        if not created:
-            if record.request_hash != fingerprint:
-                raise IdempotencyConflict()
-            return record.response_status, record.response_body, True
+    def unit() -> Outcome:
         try:
             status, body = run(key)
         except ApplicationError as exc:
             status, body = error_answer(exc)
-        IdempotencyKey.objects.filter(pk=record.pk).update(response_status=status, response_body=body)
-        return status, body, False
+        if not _claim(user=user, key=key, fingerprint=fingerprint, status=status, body=body):
+            raise _KeyTaken()
+        return status, body
 
-    return run_in_transaction(unit)
+    def own_unit() -> Outcome:
+        # Its own transaction (retried on a deadlock), or, inside one already open (a
+        # caller's, the tests'), a savepoint: a taken key must roll back the movement.
+        if not transaction.get_connection().in_atomic_block:
+            return run_in_transaction(unit)
+        with transaction.atomic():
+            return unit()
+
+    for _ in range(3):
+        try:
+            status, body = own_unit()
+            return status, body, False
+        except _KeyTaken:
+            record = IdempotencyKey.objects.filter(user=user, key=key).first()
+        if record is None:  # purged meanwhile: this request is the first again
+            continue
+        if record.request_hash != fingerprint:
+            raise IdempotencyConflict()
+        return record.response_status, record.response_body, True
+    raise AssertionError("an idempotency key claimed and purged three times over")  # pragma: no cover
 
 
-def _claim(*, user: User, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
-    """Insert the key, or find the one already there. ``ON CONFLICT DO NOTHING`` needs no
-    savepoint; when another transaction holds the same key uncommitted, it waits for that
-    one to end and then finds its row (with the answer it stored)."""
+def _claim(*, user: User, key: str, fingerprint: str, status: int, body: dict[str, Any]) -> bool:
+    """Insert the key with its answer; False (and nothing written) when it is taken.
+    When another transaction holds the same key uncommitted, this waits for that one to
+    end (and then writes nothing if it committed)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {_TABLE} (user_id, key, request_hash, created_at) VALUES (%s, %s, %s, %s) "
-            f"ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
-            [user.pk, key, fingerprint, connection.ops.adapt_datetimefield_value(timezone.now())],
+            prepared(_CLAIM_SQL),
+            [user.pk, key, fingerprint, status, json.dumps(body),
+             connection.ops.adapt_datetimefield_value(timezone.now())],
         )
-        inserted = cursor.fetchone()
-    if inserted is not None:
-        return IdempotencyKey(pk=inserted[0], user=user, key=key, request_hash=fingerprint), True
-    return IdempotencyKey.objects.get(user=user, key=key), False
+        return cursor.fetchone() is not None
+
+
+_CLAIM_SQL = (
+    f"INSERT INTO {_TABLE} (user_id, key, request_hash, response_status, response_body, created_at) "
+    f"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id"
+)
 
 
 def purge_expired_keys(*, older_than_hours: int | None = None) -> int:
