@@ -85,7 +85,8 @@ async def run(args) -> dict:
                 method, path, body, token = build_request(args.op, rng, fixtures, args)
                 headers = {"Authorization": f"Token {token}"}
                 if args.op == "transfer_keyed":
-                    headers["Idempotency-Key"] = uuid.UUID(int=rng.getrandbits(128)).hex
+                    # Never from the seeded generator: a key sent in an earlier run would be a replay.
+                    headers["Idempotency-Key"] = uuid.uuid4().hex
                 started = time.perf_counter()
                 try:
                     async with session.request(method, path, json=body, headers=headers) as response:
