@@ -178,13 +178,16 @@ def _server_options(port: int, workdir: Path, *, durable: bool, max_connections:
 
 
 @contextlib.contextmanager
-def throwaway_postgres(*, durable: bool = False, max_connections: int = 200) -> Iterator[str]:
-    """Start a throwaway cluster; yield its DATABASE_URL; stop and delete it on exit."""
+def throwaway_postgres(*, durable: bool = False, max_connections: int = 200,
+                       options: Sequence[str] = ()) -> Iterator[str]:
+    """Start a throwaway cluster; yield its DATABASE_URL; stop and delete it on exit.
+    ``options``: more server options (``-c name=value``)."""
     bindir = ensure_bindir()
     run_as = _run_as()
     workdir = _workdir("banking-pg-", run_as)
     port = free_port()
-    cluster = Cluster(bindir, workdir, _server_options(port, workdir, durable=durable, max_connections=max_connections),
+    cluster = Cluster(bindir, workdir,
+                      _server_options(port, workdir, durable=durable, max_connections=max_connections) + list(options),
                       run_as)
 
     def initdb() -> None:

@@ -34,7 +34,7 @@ if [ -n "${PGBOUNCER_URL:-}" ] && [ $# -eq 0 ]; then
   # to the test database open, so it is left for the throwaway cluster to take away.)
   echo "== again through PgBouncer (transaction pooling) at $PGBOUNCER_URL" >&2
   DATABASE_URL=$PGBOUNCER_URL DATABASE_POOLER=pgbouncer .venv/bin/python -m pytest --reuse-db -p no:cacheprovider \
-    tests/test_pooling.py tests/test_concurrency.py tests/test_idempotency.py tests/test_transactions.py \
+    tests/test_pooling.py tests/test_prepared_statements.py tests/test_concurrency.py tests/test_idempotency.py tests/test_transactions.py \
     tests/test_double_entry.py tests/test_holds_concurrency.py tests/test_account_lifecycle_concurrency.py \
     tests/test_crash_safety.py tests/test_scale_out.py tests/test_webhook_delivery.py || status=$?
 fi
