@@ -47,13 +47,13 @@ from run import PY, RESULTS, WORKER_CLASSES, drive, load_fixtures, log, setup_dj
 # the first layer one of its frames belongs to (the standard library's frames count for
 # whoever called them, except json and logging).
 LAYERS = [
-    ("JSON", re.compile(r"/json/|orjson")),
-    ("logging", re.compile(r"/logging/")),
-    ("SQL client (Django db, psycopg2)", re.compile(r"/django/db/|psycopg2|banking/postgresql/")),
-    ("DRF", re.compile(r"/rest_framework/")),
-    ("Django (handlers, middleware, URLs, signals)", re.compile(r"/django/|/whitenoise/")),
-    ("HTTP server (gunicorn)", re.compile(r"/gunicorn/|banking/gunicorn_worker\.py|banking/wsgi\.py")),
-    ("service, selectors, views", re.compile(r"/(transactions|accounts|users|events|banking)/")),
+    ("JSON", re.compile(r"(^|/)json/|orjson")),
+    ("logging", re.compile(r"(^|/)logging/")),
+    ("SQL client (Django db, psycopg2)", re.compile(r"(^|/)django/db/|psycopg2|banking/postgresql/")),
+    ("DRF", re.compile(r"(^|/)rest_framework/")),
+    ("Django (handlers, middleware, URLs, signals)", re.compile(r"(^|/)(django|whitenoise)/")),
+    ("HTTP server (gunicorn)", re.compile(r"(^|/)gunicorn/|banking/gunicorn_worker\.py|banking/wsgi\.py")),
+    ("service, selectors, views", re.compile(r"(^|/)(transactions|accounts|users|events|banking)/")),
 ]
 OTHER = "other (interpreter, standard library)"
 _FRAME = re.compile(r"\(([^()]*):\d+\)$")
@@ -81,6 +81,20 @@ def layers(raw_files: list[Path]) -> dict[str, int]:
     return dict(counts)
 
 
+def hottest(raw_files: list[Path], top: int = 12) -> list[tuple[str, float]]:
+    """The functions whose own code (innermost frame) took most samples, with their share."""
+    counts: collections.Counter = collections.Counter()
+    for path in raw_files:
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            stack, _, samples = line.rpartition(" ")
+            if stack and samples.isdigit():
+                counts[stack.split(";")[-1]] += int(samples)
+    total = sum(counts.values()) or 1
+    return [(frame, 100 * n / total) for frame, n in counts.most_common(top)]
+
+
 def worker_pids(master: int) -> list[int]:
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
     return [int(pid) for pid in children]
@@ -88,7 +102,8 @@ def worker_pids(master: int) -> list[int]:
 
 def statements(database_url: str) -> list[dict]:
     out = psql(database_url, "SELECT calls, round(total_exec_time::numeric, 1), left(regexp_replace(query, "
-                             "'\\s+', ' ', 'g'), 90) FROM pg_stat_statements WHERE dbname = current_database() "
+                             "'\\s+', ' ', 'g'), 90) FROM pg_stat_statements "
+                             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                              "ORDER BY calls DESC LIMIT 25")
     rows = []
     for line in out.splitlines():
@@ -107,6 +122,7 @@ def main() -> int:
     parser.add_argument("--worker-class", default="buffering", choices=list(WORKER_CLASSES))
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--keep", help="a directory to copy py-spy's raw stacks to")
     args = parser.parse_args()
     spy = shutil.which("py-spy", path=str(Path(PY).parent)) or shutil.which("py-spy")
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -167,6 +183,13 @@ def main() -> int:
                 log("app server's Python CPU by layer (py-spy --gil):")
                 for name, pct in report["ops"][op]["server_layers_pct"].items():
                     log(f"  {pct:5.1f}%  {split['app server'] * pct / 100:5.2f} ms  {name}")
+                report["ops"][op]["hottest_functions_pct"] = [[f, round(p, 1)] for f, p in hottest(raw)]
+                log("hottest functions (own time):")
+                for frame, pct in hottest(raw):
+                    log(f"  {pct:5.1f}%  {frame}")
+                if args.keep:
+                    for path in raw:
+                        shutil.copy(path, args.keep)
                 log(f"PostgreSQL statements per operation: {per_op:.2f}")
                 for s in stmts[:8]:
                     log(f"  {s['calls'] / done:5.2f}  {s['exec_ms'] / s['calls']:.3f} ms  {s['query']}")

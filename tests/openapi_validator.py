@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from jsonschema import Draft202012Validator
 
-SKIPPED_STATUSES = {405, 500}  # generic answers of the framework, documented in the README
+SKIPPED_STATUSES = {405, 406, 500}  # generic answers of the framework, documented in the README
 seen_operations: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 

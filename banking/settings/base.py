@@ -198,6 +198,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["users.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "banking.negotiation.JSONFirstContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["banking.parsers.DecimalJSONParser"],
     "EXCEPTION_HANDLER": "banking.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
