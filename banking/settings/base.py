@@ -62,13 +62,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files from gunicorn, with no separate web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, the session's user and messages: on the console's paths only (the API
+    # authenticates each request by its token).
+    "banking.middleware.ConsoleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "banking.middleware.ConsoleAuthenticationMiddleware",
     # Advances the user's read fence after a write (only with DATABASE_REPLICA_URLS).
     "banking.replicas.ReadYourWritesMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "banking.middleware.ConsoleMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
