@@ -27,3 +27,13 @@ def test_a_request_id_is_generated_when_missing_or_unsafe(api, caplog):
     assert len(first["X-Request-ID"]) == 32
     assert second["X-Request-ID"] != "bad id\nwith newline" and len(second["X-Request-ID"]) == 32
     assert [line["user_id"] for line in request_lines(caplog)] == [None, None]
+
+
+def test_a_path_with_quotes_newlines_and_non_ascii_is_still_one_json_line(api, caplog):
+    caplog.set_level(logging.INFO, logger="banking.requests")
+    path = '/no"such\\path\n%E2%82%AC'
+    api.get(path.replace("\n", "%0A"))
+    (record,) = [r for r in caplog.records if r.name == "banking.requests"]
+    assert "\n" not in record.getMessage()
+    line = json.loads(record.getMessage())
+    assert line["path"] == '/no"such\\path\n€' and line["status"] == 404
