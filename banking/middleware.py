@@ -1,10 +1,10 @@
 from __future__ import annotations
 
+import json
 import logging
-import os
 import re
 import time
-from json.encoder import encode_basestring_ascii as _json_string
+import uuid
 
 from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
@@ -19,20 +19,14 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 class RequestLogMiddleware:
     """One JSON log line per request (method, path, status, duration, user id, request id)
     and an ``X-Request-ID`` on every answer: the client's own if it sent a sane one,
-    otherwise a new one, so a support ticket can be matched to the server's log line.
-
-    Written for a path every request takes (measured: ~60 µs a request became ~20): the
-    line is formatted directly (its strings escaped by the json module's own encoder), a
-    new id is 16 random bytes in hex, and the record goes to the logger's handlers
-    without the logging module's search of the stack for the caller's file and line,
-    which this line does not show."""
+    otherwise a new one, so a support ticket can be matched to the server's log line."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         sent = request.headers.get("X-Request-ID", "")
-        request_id = sent if _VALID_REQUEST_ID.match(sent) else os.urandom(16).hex()
+        request_id = sent if _VALID_REQUEST_ID.match(sent) else uuid.uuid4().hex
         request.request_id = request_id
         started = time.perf_counter()
         response = self.get_response(request)
@@ -40,13 +34,14 @@ class RequestLogMiddleware:
         response["X-Request-ID"] = request_id
         if logger.isEnabledFor(logging.INFO):
             user = getattr(request, "user", None)
-            user_id = user.pk if getattr(user, "is_authenticated", False) else None
-            line = (
-                f'{{"method": {_json_string(request.method)}, "path": {_json_string(request.path)}, '
-                f'"status": {int(response.status_code)}, "duration_ms": {round(duration_ms, 2)}, '
-                f'"user_id": {"null" if user_id is None else int(user_id)}, "request_id": "{request_id}"}}'
-            )
-            logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, line, (), None))
+            logger.info(json.dumps({
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(duration_ms, 2),
+                "user_id": user.pk if getattr(user, "is_authenticated", False) else None,
+                "request_id": request_id,
+            }))
         return response
 
 
