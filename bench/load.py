@@ -11,7 +11,7 @@ anything it measures), with aiohttp over keep-alive connections:
 (between random fixture accounts, 0.01), transfer_keyed (the same with a fresh
 ``Idempotency-Key``, as careful clients send), deposit (1.00), withdraw (0.01), hold (a hold
 of 0.01 then its capture: two requests, one operation), balance, balance_at (``--at``),
-history (first page, 10 rows). ``--requests N`` sends exactly N requests
+history (first page, 10 rows), events (a page of 10 after event ``--after``). ``--requests N`` sends exactly N requests
 instead of running for a duration. Prints one JSON object.
 """
 from __future__ import annotations
@@ -54,6 +54,9 @@ def build_request(op: str, rng: random.Random, fixtures: list[dict], args) -> tu
         return "GET", f"/accounts/{account}/balance", None, me["token"]
     if op == "balance_at":
         return "GET", f"/accounts/{account}/balance?at={args.at}", None, me["token"]
+    if op == "events":
+        # A consumer's poll: the next page after an event it has (the middle one, ``--after``).
+        return "GET", f"/events?limit=10" + (f"&after={args.after}" if args.after else ""), None, me["token"]
     if op == "history":
         # Page size pinned to 10 so that every history length returns the same number of
         # rows: the comparison measures the cost of depth, not of a bigger answer.
@@ -140,6 +143,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=0)
     parser.add_argument("--transfer-to", type=int, default=0)
     parser.add_argument("--at", default="")
+    parser.add_argument("--after", type=int, default=0, help="events: the event id to read after")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     json.dump(asyncio.run(run(args)), sys.stdout)

@@ -7,8 +7,10 @@
 2. loads 100 users with one funded account each, and a token each;
 3. starts gunicorn with production settings (DEBUG off);
 4. drives the API from a separate process (bench/load.py, aiohttp) for each operation:
-   transfers, deposits, withdrawals, balance reads over 100 accounts, and transfers under
-   contention (4 accounts); prints ops/s, p50/p95/p99 and errors;
+   transfers with and without an Idempotency-Key, deposits, withdrawals, holds (create
+   and capture), balance reads and history pages over 100 accounts, and transfers under
+   contention (4 accounts); prints ops/s, p50/p95/p99, errors, and the CPU each
+   operation cost the load generator, the app server and PostgreSQL;
 5. runs pgbench's TPC-B-like transaction on the same cluster (prepared and simple
    protocol, same client count) and prints transfers/s as a ratio of it;
 6. webhook delivery: a backlog of events delivered by one worker to a local receiver that
@@ -16,7 +18,8 @@
 7. history-length series: accounts with 10, 10,000 and 1,000,000 ledger rows (bulk-loaded
    in SQL in the services' row format, then checked with verify_ledger), measuring p50
    latency of every balance/history/write operation on each and its ratio to 10 rows;
-8. writes bench/results/latest.json and bench/results/latest.png.
+8. prints which of the performance targets (README) the run met;
+9. writes bench/results/latest.json and bench/results/latest.png.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import json
 import os
 import platform
 import re
+import resource
 import secrets
 import subprocess
 import sys
@@ -37,17 +41,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from cpu import ProcessTree, postmaster_pid  # noqa: E402
 from pg_throwaway import ensure_bindir, free_port, throwaway_postgres  # noqa: E402
 from webhooks import delivery_rate  # noqa: E402
 from webhooks import report as webhooks_report  # noqa: E402
 
 PY = sys.executable
 RESULTS = ROOT / "bench" / "results"
-OPS = ["transfer", "deposit", "withdraw", "balance"]
+OPS = ["transfer_keyed", "transfer", "deposit", "withdraw", "hold", "balance", "history"]
 # "buffering" is what scripts/serve.sh runs: gthread, except that a thread only gets a
 # request once it has arrived whole (banking/gunicorn_worker.py).
 WORKER_CLASSES = {"buffering": "banking.gunicorn_worker.BufferingThreadWorker", "gthread": "gthread", "sync": "sync"}
-HISTORY_OPS = ["balance", "balance_at", "history", "deposit", "withdraw", "transfer"]
+HISTORY_OPS = ["balance", "balance_at", "history", "events", "deposit", "withdraw", "transfer", "hold"]
+# The issue's targets (README, "Benchmarks"), checked and printed at the end of a run.
+TARGET_SHARE_OF_PGBENCH = 0.20  # keyed transfers/s against pgbench -M prepared
+TARGET_P99_MS = 50
+TARGET_BALANCE_READS = 2000
+TARGET_CONTENDED = 0.60
+TARGET_HISTORY_RATIO = 1.3
 EXPIRED_HOLDS = 10_000  # on each history of at least that many rows (as many as its rows below)
 
 
@@ -99,6 +110,7 @@ def bulk_history(rows: int) -> dict:
     format the services write (``transactions.bulk``), so that a million load in seconds."""
     from django.db import connection
 
+    from events.sql import EV, EVENTS
     from transactions.bulk import deposits_append, expired_holds_append
     from transactions.ledger_sql import HOLDS, LEDGER, POSTINGS, E
 
@@ -121,6 +133,9 @@ def bulk_history(rows: int) -> dict:
             [fixture["account_id"], max(1, rows // 2)],
         )
         fixture["middle"] = cursor.fetchone()[0].isoformat().replace("+00:00", "Z")
+        cursor.execute(f"SELECT {EV.id} FROM {EVENTS} WHERE {EV.account_id} = %s ORDER BY {EV.id} OFFSET %s LIMIT 1",
+                       [fixture["account_id"], max(0, rows // 2 - 1)])
+        fixture["middle_event"] = cursor.fetchone()[0]
     fixture["rows"] = rows
     return fixture
 
@@ -208,6 +223,38 @@ def pgbench(database_url: str, *, clients: int, duration: float, protocol: str) 
     return float(re.search(r"tps = ([\d.]+)", output).group(1))
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's reaped children: the load generator runs as one."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def targets(result: dict) -> dict[str, tuple[bool, str]]:
+    """Each target of the performance issue, whether this run met it, and the figure."""
+    rate = {r["op"]: r for r in result["throughput"]}
+    share = result["pgbench"]["keyed_transfers_vs_prepared"]
+    p99 = rate["transfer_keyed"]["p99_ms"]
+    slowest_write = min(rate[op]["ops_per_s"] for op in ("deposit", "withdraw"))
+    history = result["history_ratios"]
+    worst = max(history, key=history.get)
+    return {
+        "keyed transfers >= 20% of pgbench prepared": (share >= TARGET_SHARE_OF_PGBENCH, f"{100 * share:.1f}%"),
+        "keyed transfers p99 < 50 ms": (p99 < TARGET_P99_MS, f"{p99:.0f} ms"),
+        "unkeyed transfers faster than keyed": (rate["transfer"]["ops_per_s"] >= rate["transfer_keyed"]["ops_per_s"],
+                                                f"{rate['transfer']['ops_per_s']:.0f} vs {rate['transfer_keyed']['ops_per_s']:.0f}/s"),
+        "deposits and withdrawals at least as fast as transfers": (
+            slowest_write >= rate["transfer"]["ops_per_s"], f"{slowest_write:.0f} vs {rate['transfer']['ops_per_s']:.0f}/s"),
+        "balance reads >= 2,000/s": (rate["balance"]["ops_per_s"] >= TARGET_BALANCE_READS,
+                                     f"{rate['balance']['ops_per_s']:.0f}/s"),
+        "contended >= 60% of uncontended": (result["pgbench"]["contended_vs_uncontended"] >= TARGET_CONTENDED,
+                                            f"{100 * result['pgbench']['contended_vs_uncontended']:.0f}%"),
+        "zero errors": (not any(r["errors"] for r in result["throughput"]),
+                        f"{sum(r['errors'] for r in result['throughput'])}"),
+        "1M rows within 1.3x of 10 rows, every endpoint": (history[worst] <= TARGET_HISTORY_RATIO,
+                                                           f"worst {worst} {history[worst]:.2f}x"),
+    }
+
+
 def write_chart(result: dict, path: Path) -> None:
     import matplotlib
 
@@ -284,28 +331,37 @@ def main() -> int:
         try:
             drive(base_url, fixtures_file, "balance", concurrency=args.concurrency, duration=2)  # warm-up
             log(f"\n== Throughput, {args.concurrency} clients, {args.duration:.0f} s each ({result['config']['gunicorn']})")
-            log(f"{'operation':<22}{'ops/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
+            log(f"{'operation':<22}{'ops/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
+                f"   CPU ms/op: load gen, server, PostgreSQL")
             runs = [(op, fixtures_file, op) for op in OPS] + [("transfer (4 accounts)", contention_file, "transfer")]
+            app, database = ProcessTree(server.pid), ProcessTree(postmaster_pid(int(database_url.rsplit(":", 1)[1].split("/")[0])))
             for label, file, op in runs:
+                before = (_children_cpu(), app.cpu_seconds(), database.cpu_seconds())
                 r = drive(base_url, file, op, concurrency=args.concurrency, duration=args.duration)
+                after = (_children_cpu(), app.cpu_seconds(), database.cpu_seconds())
                 r["op"] = label
+                r["cpu_ms_per_op"] = dict(zip(["load_generator", "server", "postgresql"],
+                                              [round(1000 * (a - b) / max(1, r["ok"]), 2) for a, b in zip(after, before)]))
                 result["throughput"].append(r)
-                log(f"{label:<22}{r['ops_per_s']:>9.0f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}")
+                cpu = r["cpu_ms_per_op"]
+                log(f"{label:<22}{r['ops_per_s']:>9.0f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}"
+                    f"   {cpu['load_generator']:.2f}, {cpu['server']:.2f}, {cpu['postgresql']:.2f}")
                 for sample in r["error_samples"]:
                     log(f"   error sample: {sample}")
 
             prepared = pgbench(database_url, clients=args.concurrency, duration=args.duration, protocol="prepared")
             simple = pgbench(database_url, clients=args.concurrency, duration=args.duration, protocol="simple")
-            transfers = next(r for r in result["throughput"] if r["op"] == "transfer")["ops_per_s"]
-            contended = next(r for r in result["throughput"] if r["op"].startswith("transfer ("))["ops_per_s"]
+            rate = {r["op"]: r["ops_per_s"] for r in result["throughput"]}
+            transfers, keyed, contended = rate["transfer"], rate["transfer_keyed"], rate["transfer (4 accounts)"]
             result["pgbench"] = {"prepared_tps": prepared, "simple_tps": simple,
+                                 "keyed_transfers_vs_prepared": round(keyed / prepared, 3),
                                  "transfers_vs_prepared": round(transfers / prepared, 3),
                                  "transfers_vs_simple": round(transfers / simple, 3),
                                  "contended_vs_uncontended": round(contended / transfers, 3)}
             log(f"\n== pgbench TPC-B-like, same cluster, {args.concurrency} clients")
             log(f"prepared: {prepared:.0f} tps   simple: {simple:.0f} tps")
-            log(f"our transfers/s = {transfers:.0f} = {100 * transfers / prepared:.1f}% of pgbench prepared, "
-                f"{100 * transfers / simple:.1f}% of simple")
+            log(f"our transfers/s with an Idempotency-Key = {keyed:.0f} = {100 * keyed / prepared:.1f}% of pgbench prepared; "
+                f"without = {transfers:.0f} = {100 * transfers / prepared:.1f}% ({100 * transfers / simple:.1f}% of simple)")
             log(f"transfers under contention (4 accounts) = {100 * contended / transfers:.0f}% of 100-account rate")
 
             log("\n== Webhook delivery: a backlog of events, one worker, a local receiver verifying signatures")
@@ -325,7 +381,7 @@ def main() -> int:
                 file = Path(tmp) / f"history{rows}.json"
                 file.write_text(json.dumps([fixture]))
                 for op in HISTORY_OPS:
-                    extra = ["--transfer-to", str(sink), "--at", fixture["middle"]]
+                    extra = ["--transfer-to", str(sink), "--at", fixture["middle"], "--after", str(fixture["middle_event"])]
                     drive(base_url, file, op, concurrency=1, requests=30, extra=extra)  # warm-up
                     r = drive(base_url, file, op, concurrency=1, requests=args.probe_requests, extra=extra)
                     series["p50_ms"][op] = r["p50_ms"]
@@ -350,6 +406,10 @@ def main() -> int:
                 op: round(result["history"][-1]["p50_ms"][op] / base["p50_ms"][op], 3) for op in HISTORY_OPS
             }
             log(f"verify_ledger ({result['verify_ledger_s']} s): {result['verify_ledger']}")
+            result["targets"] = targets(result)
+            log("\n== Targets (README, \"Benchmarks\")")
+            for name, (met, shown) in result["targets"].items():
+                log(f"{'met    ' if met else 'NOT MET'}  {name}: {shown}")
         finally:
             server.terminate()
             server.wait(timeout=20)
