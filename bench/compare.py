@@ -164,6 +164,15 @@ def main() -> int:
         log(f"{op:<10} {base_median:>7.0f} -> {head_median:>7.0f} {head_median / base_median:>5.2f}x  "
             f"{app[base_name]:>6.2f} -> {app[head_name]:>5.2f} {app[head_name] / app[base_name]:>5.2f}x  "
             f"{db[base_name]:>6.2f} -> {db[head_name]:>5.2f} {db[head_name] / db[base_name]:>5.2f}x")
+        # Each round's two sides ran back to back: their ratio is one pair's verdict.
+        pairs = {
+            "ops/s": [h / b for b, h in zip(samples[op][base_name], samples[op][head_name])],
+            "app CPU": [h[0] / b[0] for b, h in zip(cpu_ms[op][base_name], cpu_ms[op][head_name])],
+            "db CPU": [h[1] / b[1] for b, h in zip(cpu_ms[op][base_name], cpu_ms[op][head_name])],
+        }
+        result["ops"][op]["pair_ratios"] = {k: [round(x, 3) for x in v] for k, v in pairs.items()}
+        log(f"{'':<10} pairs: " + "; ".join(
+            f"{k} {statistics.median(v):.2f}x ({min(v):.2f}-{max(v):.2f})" for k, v in pairs.items()))
     (RESULTS / "compare.json").write_text(json.dumps(result, indent=2))
     log(f"wrote {RESULTS / 'compare.json'}")
     return 1 if errors else 0

@@ -64,8 +64,8 @@ def test_a_refused_withdrawal_is_replayed_as_refused(alice, account, fund):
 
 
 def test_a_replay_records_no_refusal_when_the_movement_would_now_be_refused(alice, account, fund):
-    """A replay runs the movement and rolls it back on finding the key: a withdrawal that
-    emptied the account is replayed as it was, and its replay leaves no FAILED entry."""
+    """A replay answers what was stored and runs nothing: a withdrawal that emptied the
+    account is replayed as it was, and its replay leaves no FAILED entry."""
     fund(account, "5.00")
     body = {"account_id": account.pk, "amount": "5.00"}
     first = post(alice, "/transactions/withdraw", body, "empty-it")

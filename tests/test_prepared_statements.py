@@ -39,11 +39,11 @@ def _statements(call) -> list[str]:
 def test_a_repeated_request_runs_only_prepared_statements(alice, account):
     _deposit(alice, account, HTTP_IDEMPOTENCY_KEY="first")
     again = _statements(lambda: _deposit(alice, account, HTTP_IDEMPOTENCY_KEY="second"))
-    # The token lookup; the lock and the ledger heads (one round trip); the posting with
-    # its entries and events; the key with its answer.
-    assert len(again) == 4
-    assert all(sql.startswith("EXECUTE b_") for sql in again[:1] + again[2:])
-    assert again[1].count("EXECUTE b_") == 2
+    # The token lookup; the key's lookup; the lock and the ledger heads (one round trip);
+    # the posting with its entries and events; the key with its answer.
+    assert len(again) == 5
+    assert all(sql.startswith("EXECUTE b_") for sql in again[:2] + again[3:])
+    assert again[2].count("EXECUTE b_") == 2
 
 
 @direct

@@ -25,20 +25,46 @@ def count(callable_) -> int:
 WRITE_LIMITS = {"deposit": 6, "withdraw": 6, "transfer": 6}
 
 
+@pytest.mark.postgres  # SQLite writes a posting in more statements (ledger_sql.insert_posting)
 def test_deposit_statement_count_is_bounded(alice, account, history, django_assert_max_num_queries):
     with django_assert_max_num_queries(WRITE_LIMITS["deposit"]):
         alice.post("/transactions/deposit", {"account_id": account.pk, "amount": "1.00"}, format="json")
 
 
+@pytest.mark.postgres  # SQLite writes a posting in more statements (ledger_sql.insert_posting)
 def test_withdraw_statement_count_is_bounded(alice, account, history, django_assert_max_num_queries):
     with django_assert_max_num_queries(WRITE_LIMITS["withdraw"]):
         alice.post("/transactions/withdraw", {"account_id": account.pk, "amount": "1.00"}, format="json")
 
 
+@pytest.mark.postgres  # SQLite writes a posting in more statements (ledger_sql.insert_posting)
 def test_transfer_statement_count_is_bounded(alice, account, other_account, history, django_assert_max_num_queries):
     with django_assert_max_num_queries(WRITE_LIMITS["transfer"]):
         alice.post("/transactions/transfer",
                    {"from_account_id": account.pk, "to_account_id": other_account.pk, "amount": "1.00"}, format="json")
+
+
+@pytest.mark.postgres  # SQLite writes a posting in more statements (ledger_sql.insert_posting)
+def test_a_keyed_transfer_runs_a_fixed_set_of_statements(alice, account, other_account, history,
+                                                          django_assert_num_queries):
+    """The token; the key's lookup; the savepoint the test's transaction makes of the
+    unit of work; the lock with the ledger heads (one round trip); the posting with its
+    entries and events; the key with its answer; the savepoint's release. Nothing else:
+    no second write of the key, no savepoint of its own."""
+    body = {"from_account_id": account.pk, "to_account_id": other_account.pk, "amount": "0.01"}
+    with django_assert_num_queries(7):
+        response = alice.post("/transactions/transfer", body, format="json", HTTP_IDEMPOTENCY_KEY="pinned")
+    assert response.status_code == 201
+
+
+@pytest.mark.postgres  # SQLite writes a posting in more statements (ledger_sql.insert_posting)
+def test_a_replayed_transfer_runs_only_the_token_and_the_key_lookup(alice, account, other_account,
+                                                                    django_assert_num_queries):
+    body = {"from_account_id": account.pk, "to_account_id": other_account.pk, "amount": "0.01"}
+    alice.post("/transactions/transfer", body, format="json", HTTP_IDEMPOTENCY_KEY="again")
+    with django_assert_num_queries(2):
+        replay = alice.post("/transactions/transfer", body, format="json", HTTP_IDEMPOTENCY_KEY="again")
+    assert replay["Idempotent-Replayed"] == "true"
 
 
 @pytest.mark.parametrize(

@@ -6,14 +6,15 @@ INSERT at its end. A later request with the same key and the same operation and 
 gets that answer again, marked with the ``Idempotent-Replayed: true`` header, and moves
 no money; with a different operation or body it gets 409.
 
-A request does its work first and claims the key last: the common case (a new key) then
-costs one write and no extra round trip. When the key is already taken, the INSERT does
-nothing (``ON CONFLICT DO NOTHING``: no savepoint) and the whole transaction, the
-movement with it, is rolled back; the stored answer is then read and replayed. Two
-requests with one key arriving together cannot both commit: the second one's INSERT
+A key already answered is found first, by one index probe, and replayed without running
+anything. A new key is claimed last, with its answer, by one INSERT at the end of the
+movement's transaction: one write (not a row inserted, then updated) and no savepoint.
+Two requests with one key arriving together cannot both commit: the second one's INSERT
 waits on the first one's uncommitted key (PostgreSQL's unique index; SQLite's single
-writer) and then finds it. (No deadlock: a transaction waits on a key only at its end,
-and the key's holder has by then taken every lock it needs.)
+writer) and then does nothing (``ON CONFLICT DO NOTHING``), and the second request's
+whole transaction, its movement with it, is rolled back and the first one's answer
+replayed. (No deadlock: a transaction waits on a key only at its end, and the key's
+holder has by then taken every lock it needs.)
 """
 from __future__ import annotations
 
@@ -90,17 +91,31 @@ def run_idempotent(
             return unit()
 
     for _ in range(3):
-        try:
-            status, body = own_unit()
-            return status, body, False
-        except _KeyTaken:
-            record = IdempotencyKey.objects.filter(user=user, key=key).first()
+        record = _stored(user=user, key=key)
+        if record is None:
+            try:
+                status, body = own_unit()
+                return status, body, False
+            except _KeyTaken:  # a request with the same key committed meanwhile
+                record = _stored(user=user, key=key)
         if record is None:  # purged meanwhile: this request is the first again
             continue
-        if record.request_hash != fingerprint:
+        stored_hash, status, body = record
+        if stored_hash != fingerprint:
             raise IdempotencyConflict()
-        return record.response_status, record.response_body, True
+        return status, body, True
     raise AssertionError("an idempotency key claimed and purged three times over")  # pragma: no cover
+
+
+def _stored(*, user: User, key: str) -> tuple[str, int, dict[str, Any]] | None:
+    """The request hash and the answer stored with a key, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(prepared(_STORED_SQL), [user.pk, key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    request_hash, status, body = row
+    return request_hash, status, json.loads(body) if isinstance(body, str) else body
 
 
 def _claim(*, user: User, key: str, fingerprint: str, status: int, body: dict[str, Any]) -> bool:
@@ -116,6 +131,9 @@ def _claim(*, user: User, key: str, fingerprint: str, status: int, body: dict[st
         return cursor.fetchone() is not None
 
 
+_STORED_SQL = (
+    f"SELECT request_hash, response_status, response_body FROM {_TABLE} WHERE user_id = %s AND key = %s"
+)
 _CLAIM_SQL = (
     f"INSERT INTO {_TABLE} (user_id, key, request_hash, response_status, response_body, created_at) "
     f"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id"
