@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from cpu import ProcessTree, postmaster_pid  # noqa: E402
+from cpu import ProcessTree, cluster_tree  # noqa: E402
 from pg_throwaway import free_port, throwaway_postgres  # noqa: E402
 from run import PY, RESULTS, WORKER_CLASSES, drive, log, pgbench, start_gunicorn  # noqa: E402
 
@@ -100,7 +100,7 @@ def main() -> int:
         base_commit = export_tree(args.base, base_root)
         sides = {f"base {base_commit}": base_root, "this tree": ROOT}
         log(f"PostgreSQL: {cluster}\ncomparing {' against '.join(reversed(list(sides)))}")
-        database = ProcessTree(postmaster_pid(int(cluster.rsplit(":", 1)[1].split("/")[0])))
+        database = cluster_tree(cluster)
         servers, urls, fixture_files, server_trees = [], {}, {}, {}
         try:
             for index, (name, root) in enumerate(sides.items()):

@@ -62,3 +62,9 @@ def postmaster_pid(port: int) -> int:
         if argv and argv[0].endswith(b"postgres") and f"-p {port}".encode() in b" ".join(argv):
             return int(proc.name)
     raise LookupError(f"no postmaster on port {port}")
+
+
+def cluster_tree(database_url: str) -> ProcessTree:
+    """The postmaster of the throwaway cluster at ``database_url`` and its backends."""
+    port = int(database_url.rsplit(":", 1)[1].split("/")[0])
+    return ProcessTree(postmaster_pid(port))

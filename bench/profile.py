@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from cpu import ProcessTree, postmaster_pid  # noqa: E402
+from cpu import ProcessTree, cluster_tree  # noqa: E402
 from pg_throwaway import free_port, psql, throwaway_postgres  # noqa: E402
 from run import PY, RESULTS, WORKER_CLASSES, drive, load_fixtures, log, setup_django, start_gunicorn  # noqa: E402
 
@@ -69,28 +69,29 @@ def layer_of(stack: list[str]) -> str:
     return OTHER
 
 
-def layers(raw_files: list[Path]) -> dict[str, int]:
-    counts: collections.Counter = collections.Counter()
+def _samples(raw_files: list[Path]):
+    """(stack, samples) from py-spy's raw output: frames outermost first."""
     for path in raw_files:
         if not path.exists():
             continue
         for line in path.read_text().splitlines():
             stack, _, samples = line.rpartition(" ")
             if stack and samples.isdigit():
-                counts[layer_of(stack.split(";"))] += int(samples)
+                yield stack.split(";"), int(samples)
+
+
+def layers(raw_files: list[Path]) -> dict[str, int]:
+    counts: collections.Counter = collections.Counter()
+    for stack, samples in _samples(raw_files):
+        counts[layer_of(stack)] += samples
     return dict(counts)
 
 
 def hottest(raw_files: list[Path], top: int = 12) -> list[tuple[str, float]]:
     """The functions whose own code (innermost frame) took most samples, with their share."""
     counts: collections.Counter = collections.Counter()
-    for path in raw_files:
-        if not path.exists():
-            continue
-        for line in path.read_text().splitlines():
-            stack, _, samples = line.rpartition(" ")
-            if stack and samples.isdigit():
-                counts[stack.split(";")[-1]] += int(samples)
+    for stack, samples in _samples(raw_files):
+        counts[stack[-1]] += samples
     total = sum(counts.values()) or 1
     return [(frame, 100 * n / total) for frame, n in counts.most_common(top)]
 
@@ -142,7 +143,7 @@ def main() -> int:
         del env["DATABASE_STATEMENT_TIMEOUT_MS"]
         server = start_gunicorn(port, env, args, log_path=Path(tmp) / "server.log")
         base_url = f"http://127.0.0.1:{port}"
-        app, database = ProcessTree(server.pid), ProcessTree(postmaster_pid(int(database_url.rsplit(":", 1)[1].split("/")[0])))
+        app, database = ProcessTree(server.pid), cluster_tree(database_url)
         try:
             for op in args.ops.split(","):
                 drive(base_url, fixtures_file, op, concurrency=args.concurrency, duration=3)  # warm-up
@@ -183,9 +184,10 @@ def main() -> int:
                 log("app server's Python CPU by layer (py-spy --gil):")
                 for name, pct in report["ops"][op]["server_layers_pct"].items():
                     log(f"  {pct:5.1f}%  {split['app server'] * pct / 100:5.2f} ms  {name}")
-                report["ops"][op]["hottest_functions_pct"] = [[f, round(p, 1)] for f, p in hottest(raw)]
+                hot = hottest(raw)
+                report["ops"][op]["hottest_functions_pct"] = [[f, round(p, 1)] for f, p in hot]
                 log("hottest functions (own time):")
-                for frame, pct in hottest(raw):
+                for frame, pct in hot:
                     log(f"  {pct:5.1f}%  {frame}")
                 if args.keep:
                     for path in raw:

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from cpu import ProcessTree, postmaster_pid  # noqa: E402
+from cpu import ProcessTree, cluster_tree  # noqa: E402
 from pg_throwaway import ensure_bindir, free_port, throwaway_postgres  # noqa: E402
 from webhooks import delivery_rate  # noqa: E402
 from webhooks import report as webhooks_report  # noqa: E402
@@ -334,7 +334,7 @@ def main() -> int:
             log(f"{'operation':<22}{'ops/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
                 f"   CPU ms/op: load gen, server, PostgreSQL")
             runs = [(op, fixtures_file, op) for op in OPS] + [("transfer (4 accounts)", contention_file, "transfer")]
-            app, database = ProcessTree(server.pid), ProcessTree(postmaster_pid(int(database_url.rsplit(":", 1)[1].split("/")[0])))
+            app, database = ProcessTree(server.pid), cluster_tree(database_url)
             for label, file, op in runs:
                 before = (_children_cpu(), app.cpu_seconds(), database.cpu_seconds())
                 r = drive(base_url, file, op, concurrency=args.concurrency, duration=args.duration)
