@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import Q
+from django.db.models import F
 from django.db.models.expressions import RawSQL
+# Django's own tuple comparison (what composite primary keys use): (a, b) > (x, y) in SQL,
+# or the equivalent OR chain where a backend has no row values.
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 
 from banking.errors import ValidationFailed
 from events import registry
@@ -29,7 +32,11 @@ def events_page(
         bound = Event.objects.filter(user=user, pk=after).values_list("bound", flat=True).first()
         if bound is None:
             raise ValidationFailed(f"after: you have no event {after} (events are kept for a limited time).")
-        events = events.filter(bound__gte=bound).filter(Q(bound__gt=bound) | Q(id__gt=after))
+        # One row comparison, not `bound > b OR (bound = b AND id > after)`: PostgreSQL
+        # starts the index scan at (user, bound, id) itself, where the OR made it walk
+        # every event sharing the cursor's bound (all of them, for events written
+        # before bounds were, with bound 0).
+        events = events.filter(TupleGreaterThan(Tuple(F("bound"), F("id")), (bound, after)))
     readable = readable_bound_sql()
     if readable is not None:
         events = events.filter(bound__lte=RawSQL(readable, []))
