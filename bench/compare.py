@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from cpu import ProcessTree, cluster_tree  # noqa: E402
 from pg_throwaway import free_port, throwaway_postgres  # noqa: E402
-from run import PY, RESULTS, WORKER_CLASSES, drive, log, pgbench, start_gunicorn  # noqa: E402
+from run import DEFAULT_WORKERS, PY, RESULTS, WORKER_CLASSES, drive, log, pgbench, start_gunicorn  # noqa: E402
 
 # Run inside a tree (cwd), with that tree's code: migrate its database and load 100 users
 # with one funded account and a token each. Written against what both sides of a compare
@@ -86,7 +86,7 @@ def main() -> int:
     parser.add_argument("--ops", default="transfer,deposit,withdraw")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--accounts", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn workers")
     parser.add_argument("--worker-class", default="buffering", choices=list(WORKER_CLASSES))
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (not sync)")
     args = parser.parse_args()

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from cpu import ProcessTree, cluster_tree  # noqa: E402
 from pg_throwaway import free_port, psql, throwaway_postgres  # noqa: E402
-from run import PY, RESULTS, WORKER_CLASSES, drive, load_fixtures, log, setup_django, start_gunicorn  # noqa: E402
+from run import DEFAULT_WORKERS, PY, RESULTS, WORKER_CLASSES, drive, load_fixtures, log, setup_django, start_gunicorn  # noqa: E402
 
 # Layers, tried in this order on each frame from the innermost out; a sample counts for
 # the first layer one of its frames belongs to (the standard library's frames count for
@@ -119,7 +119,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--accounts", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--worker-class", default="buffering", choices=list(WORKER_CLASSES))
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
@@ -190,6 +190,7 @@ def main() -> int:
                 for frame, pct in hot:
                     log(f"  {pct:5.1f}%  {frame}")
                 if args.keep:
+                    Path(args.keep).mkdir(parents=True, exist_ok=True)
                     for path in raw:
                         shutil.copy(path, args.keep)
                 log(f"PostgreSQL statements per operation: {per_op:.2f}")

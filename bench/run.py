@@ -51,6 +51,8 @@ RESULTS = ROOT / "bench" / "results"
 OPS = ["transfer_keyed", "transfer", "deposit", "withdraw", "hold", "balance", "history"]
 # "buffering" is what scripts/serve.sh runs: gthread, except that a thread only gets a
 # request once it has arrived whole (banking/gunicorn_worker.py).
+# Workers as scripts/serve.sh starts them: one per core and one more.
+DEFAULT_WORKERS = len(os.sched_getaffinity(0)) + 1  # nproc + 1
 WORKER_CLASSES = {"buffering": "banking.gunicorn_worker.BufferingThreadWorker", "gthread": "gthread", "sync": "sync"}
 HISTORY_OPS = ["balance", "balance_at", "history", "events", "deposit", "withdraw", "transfer", "hold"]
 # The targets (README, "Benchmarks"), checked and printed at the end of a run.
@@ -290,7 +292,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per throughput run")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--accounts", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn workers")
     parser.add_argument("--worker-class", default="buffering", choices=list(WORKER_CLASSES))
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (not sync)")
     parser.add_argument("--history", default="10,10000,1000000", help="history lengths to measure")
