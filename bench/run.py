@@ -127,7 +127,7 @@ def bulk_history(rows: int) -> dict:
     # Settle the tables before measuring, as a live database is: otherwise autovacuum
     # works through the fresh million rows on the same two cores during the probes.
     with connection.cursor() as cursor:
-        for table in (LEDGER, POSTINGS, HOLDS):
+        for table in (LEDGER, POSTINGS, HOLDS, EVENTS):
             cursor.execute(f"VACUUM (ANALYZE) {table}")
     with connection.cursor() as cursor:
         cursor.execute(
