@@ -7,7 +7,9 @@ BASE (default ``HEAD~1``) is any git revision; the other side is this working tr
 is (uncommitted edits included). Both sides get their own database in one throwaway
 PostgreSQL cluster (durable, as in bench/run.py), migrated and loaded by their own code
 (100 users with one funded account each), and
-their own gunicorn with identical settings. Only one side is driven at a time, by this
+their own gunicorn with identical settings (or, with --base-workers/--base-threads, the
+base with other worker counts: `bash bench/compare.sh HEAD --base-workers 4` measures a
+worker count against another on the same code). Only one side is driven at a time, by this
 tree's load generator, and the rounds alternate which side goes first, so that a drift
 of the machine (other load, caches, the cluster's growing tables) falls on both sides.
 Prints each side's median ops/s per operation and their ratio, with every round's
@@ -89,7 +91,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn workers")
     parser.add_argument("--worker-class", default="buffering", choices=list(WORKER_CLASSES))
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (not sync)")
+    parser.add_argument("--base-workers", type=int, help="the base side's gunicorn workers (default: --workers)")
+    parser.add_argument("--base-threads", type=int, help="the base side's threads per worker (default: --threads)")
     args = parser.parse_args()
+    base_args = argparse.Namespace(**{**vars(args), "workers": args.base_workers or args.workers,
+                                      "threads": args.base_threads or args.threads})
     ops = args.ops.split(",")
     RESULTS.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(40)
@@ -99,7 +105,8 @@ def main() -> int:
         base_root.mkdir()
         base_commit = export_tree(args.base, base_root)
         sides = {f"base {base_commit}": base_root, "this tree": ROOT}
-        log(f"PostgreSQL: {cluster}\ncomparing {' against '.join(reversed(list(sides)))}")
+        log(f"PostgreSQL: {cluster}\ncomparing {' against '.join(reversed(list(sides)))}; gunicorn workers x threads: "
+            f"base {base_args.workers} x {base_args.threads}, this tree {args.workers} x {args.threads}")
         database = cluster_tree(cluster)
         servers, urls, fixture_files, server_trees = [], {}, {}, {}
         try:
@@ -115,7 +122,7 @@ def main() -> int:
                        "ALLOWED_HOSTS": "127.0.0.1,localhost", "CONN_MAX_AGE": "600",
                        "WRITE_THROTTLE_RATE": "off", "SECURE_SSL_REDIRECT": "0"}
                 port = free_port()
-                servers.append(start_gunicorn(port, env, args, root=root,
+                servers.append(start_gunicorn(port, env, base_args if index == 0 else args, root=root,
                                               log_path=RESULTS / f"compare-server{index}.log"))
                 server_trees[name] = ProcessTree(servers[-1].pid)
                 urls[name] = f"http://127.0.0.1:{port}"
