@@ -52,10 +52,10 @@ from webhooks import report as webhooks_report  # noqa: E402
 PY = sys.executable
 RESULTS = ROOT / "bench" / "results"
 OPS = ["transfer_keyed", "transfer", "deposit", "withdraw", "hold", "balance", "history"]
-# "buffering" is what scripts/serve.sh runs: gthread, except that a thread only gets a
-# request once it has arrived whole (banking/gunicorn_worker.py).
 # Workers as scripts/serve.sh starts them: one per core and one more.
 DEFAULT_WORKERS = len(os.sched_getaffinity(0)) + 1  # nproc + 1
+# "buffering" is what scripts/serve.sh runs: gthread, except that a thread only gets a
+# request once it has arrived whole (banking/gunicorn_worker.py).
 WORKER_CLASSES = {"buffering": "banking.gunicorn_worker.BufferingThreadWorker", "gthread": "gthread", "sync": "sync"}
 HISTORY_OPS = ["balance", "balance_at", "history", "events", "deposit", "withdraw", "transfer", "hold"]
 # The issue's targets (README, "Benchmarks"), checked and printed at the end of a run.
@@ -133,6 +133,7 @@ def bulk_history(rows: int) -> dict:
     with connection.cursor() as cursor:
         for table in (LEDGER, POSTINGS, HOLDS, EVENTS):
             cursor.execute(f"VACUUM (ANALYZE) {table}")
+        cursor.execute("CHECKPOINT")  # the load's dirty pages written now, not during the probes
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {E.created_at} FROM {LEDGER} WHERE {E.account} = %s AND {E.seq} = %s",
@@ -144,14 +145,6 @@ def bulk_history(rows: int) -> dict:
         fixture["middle_event"] = cursor.fetchone()[0]
     fixture["rows"] = rows
     return fixture
-
-
-def settle_database() -> None:
-    """Write the bulk loads' dirty pages out now (a checkpoint), not during the probes."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("CHECKPOINT")
 
 
 def explain_hot_queries(account_id: int, middle: str) -> dict[str, list[str]]:
@@ -394,7 +387,6 @@ def main() -> int:
                                           "load_s": round(time.perf_counter() - started, 1), "p50_ms": {}})
                 files[rows] = (Path(tmp) / f"history{rows}.json", fixture)
                 files[rows][0].write_text(json.dumps([fixture]))
-            settle_database()
             # Every length is probed in each round, in alternating order, and each p50 is the
             # median of its rounds': the machine's drift over the minutes the probes take then
             # falls on all lengths alike, not on whichever ran last.
@@ -412,7 +404,7 @@ def main() -> int:
                         p50s[rows, op].append(r["p50_ms"])
             for series in result["history"]:
                 series["p50_ms"] = {op: round(statistics.median(p50s[series["rows"], op]), 3) for op in HISTORY_OPS}
-            rows = result["history"][-1]["rows"]
+            rows, (_, fixture) = list(files.items())[-1]  # the longest history
             result["explain"] = explain_hot_queries(fixture["account_id"], fixture["middle"])
             log(f"\n== EXPLAIN ANALYZE at {rows:,} rows")
             for name, lines in result["explain"].items():

@@ -19,8 +19,9 @@ PORT=${PORT:-8000}
 # Threaded workers keep client connections alive (sync workers close each one). Workers
 # (WEB_CONCURRENCY): one per core and one more, for the time a worker waits on the
 # database; with PostgreSQL on the same 2 cores that beat 2 per core by 2-16% on every
-# endpoint (README, Benchmarks), as more processes only contend for the cores. The worker class is gunicorn's gthread, except that a thread only gets
-# a request once it has arrived whole: clients that stall mid-request cost no thread
+# endpoint (README, Benchmarks), as more processes only contend for the cores. The
+# worker class is gunicorn's gthread, except that a thread only gets a request once it
+# has arrived whole: clients that stall mid-request cost no thread
 # (banking/gunicorn_worker.py; REQUEST_READ_TIMEOUT bounds how long a request may take to
 # arrive, --keep-alive how long a connection may stay silent).
 # No access log: the application writes one JSON line per request (README, "Health and logs").

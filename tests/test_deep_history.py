@@ -1,7 +1,6 @@
 """History stays an index walk at any depth: 100,000 rows, a page near the bottom."""
 import pytest
 from django.db import connection
-
 from django.test.utils import CaptureQueriesContext
 
 from events.models import Event

@@ -57,7 +57,6 @@ def test_a_keyed_transfer_runs_a_fixed_set_of_statements(alice, account, other_a
     assert response.status_code == 201
 
 
-@pytest.mark.postgres  # SQLite writes a posting in more statements (ledger_sql.insert_posting)
 def test_a_replayed_transfer_runs_only_the_token_and_the_key_lookup(alice, account, other_account,
                                                                     django_assert_num_queries):
     body = {"from_account_id": account.pk, "to_account_id": other_account.pk, "amount": "0.01"}
