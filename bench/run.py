@@ -6,7 +6,7 @@
 1. starts a throwaway PostgreSQL 15 (default durability: fsync on) and migrates it;
 2. loads 100 users with one funded account each, and a token each;
 3. starts gunicorn with production settings (DEBUG off);
-4. drives the API from a separate process (bench/load.py, aiohttp) for each operation:
+4. drives the API from a separate process (bench/load.py: HTTP/1.1 keep-alive on uvloop) for each operation:
    transfers with and without an Idempotency-Key, deposits, withdrawals, holds (create
    and capture), balance reads and history pages over 100 accounts, and transfers under
    contention (4 accounts); prints ops/s, p50/p95/p99, errors, and the CPU each
