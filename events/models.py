@@ -67,7 +67,14 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["user", "bound", "id"], name="event_user_stream_idx")]
+        indexes = [
+            models.Index(fields=["user", "bound", "id"], name="event_user_stream_idx"),
+            # ?type= and ?account_id=: one range of these per type, merged
+            # (events.selectors.events_by_type), so a rare type or a quiet account among
+            # busy ones is found without walking the user's other events.
+            models.Index(fields=["user", "type", "bound", "id"], name="event_user_type_stream_idx"),
+            models.Index(fields=["account_id", "type", "bound", "id"], name="event_account_type_stream_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(type__in=EventType.values), name="event_type_valid"),
             models.CheckConstraint(

@@ -162,6 +162,35 @@ def test_events_filter_by_type_and_account(alice, user, account, fund):
     assert {e["type"] for e in events_of(alice, type="account.created")} == {"account.created"}
 
 
+def test_filtered_events_are_the_matching_events_in_order_and_page_by_after(alice, user, account, fund):
+    second = AccountFactory(user=user)
+    fund(account, "10.00")
+    hold = alice.post("/transactions/holds", {"account_id": account.pk, "amount": "4.00"}, format="json").json()
+    fund(second, "2.00")
+    alice.post(f"/transactions/holds/{hold['id']}/void", {}, format="json")
+    fund(account, "1.00")
+    everything = events_of(alice, limit=500)
+    for params, wanted in [
+        ({"type": "transaction.created,hold.voided"}, lambda e: e["type"] in {"transaction.created", "hold.voided"}),
+        ({"account_id": account.pk}, lambda e: e["account_id"] == account.pk),
+        ({"account_id": account.pk, "type": "hold.created,transaction.created"},
+         lambda e: e["account_id"] == account.pk and e["type"] in {"hold.created", "transaction.created"}),
+    ]:
+        expected = [e["id"] for e in everything if wanted(e)]
+        assert [e["id"] for e in events_of(alice, limit=500, **params)] == expected
+        paged, after = [], None
+        while page := events_of(alice, limit=2, **params, **({"after": after} if after else {})):
+            paged += [e["id"] for e in page]
+            after = page[-1]["id"]
+        assert paged == expected
+
+
+def test_events_of_someone_elses_account_are_not_listed(alice, other_account, fund):
+    fund(other_account, "5.00")
+    assert events_of(alice, account_id=other_account.pk) == []
+    assert events_of(alice, account_id=other_account.pk, type="transaction.created") == []
+
+
 @pytest.mark.parametrize("params, message", [
     ({"type": "nope"}, "type must be one or more of"),
     ({"after": "0"}, "after must be a whole number"),

@@ -84,8 +84,7 @@ def deposits_append(*, account_id: int, count: int, amount: Decimal = Decimal("1
              "debit": Direction.DEBIT, "amount": amount, "balance": balance,
              "system": system_account_id(EXTERNAL_FUNDS)},
         )
-        cursor.execute(f"ANALYZE {LEDGER}")
-        cursor.execute(f"ANALYZE {EVENTS}")
+        _analyze(cursor, LEDGER, EVENTS)
 
 
 def expired_holds_append(*, account_id: int, count: int, amount: Decimal = Decimal("1.00")) -> None:
@@ -109,4 +108,17 @@ def expired_holds_append(*, account_id: int, count: int, amount: Decimal = Decim
                        for hold in batch], fan_out=False)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {Hold._meta.db_table}")
+            _analyze(cursor, Hold._meta.db_table)
+
+
+def _analyze(cursor, *tables: str) -> None:
+    """ANALYZE ``tables``, so that the planner knows what was just loaded. Autovacuum may be
+    working on the same table after a big load (or a rolled-back one); it gives way to a
+    waiting ANALYZE only after ``deadlock_timeout`` (1 s), no sooner than the connection's
+    ``lock_timeout`` (1 s by default) would cancel it: so this waits up to a minute."""
+    cursor.execute("SHOW lock_timeout")
+    (previous,) = cursor.fetchone()
+    cursor.execute("SET lock_timeout = '60s'")
+    for table in tables:
+        cursor.execute(f"ANALYZE {table}")
+    cursor.execute("SELECT set_config('lock_timeout', %s, false)", [previous])
