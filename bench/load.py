@@ -11,7 +11,8 @@ anything it measures), over keep-alive HTTP/1.1 connections (``Connection``, uvl
 (between random fixture accounts, 0.01), transfer_keyed (the same with a fresh
 ``Idempotency-Key``, as careful clients send), deposit (1.00), withdraw (0.01), hold (a hold
 of 0.01 then its capture: two requests, one operation), balance, balance_at (``--at``),
-history (first page, 10 rows), events (a page of 10 after event ``--after``). ``--requests N`` sends exactly N requests
+history (first page, 10 rows), events (a page of 10 after event ``--after``), events_by_type
+(the same, of two types). ``--requests N`` sends exactly N requests
 instead of running for a duration. Prints one JSON object.
 """
 from __future__ import annotations
@@ -62,6 +63,10 @@ def build_request(op: str, rng: random.Random, fixtures: list[dict], args) -> tu
     if op == "events":
         # A consumer's poll: the next page after an event it has (the middle one, ``--after``).
         return "GET", f"/events?limit=10" + (f"&after={args.after}" if args.after else ""), None, me["token"]
+    if op == "events_by_type":
+        # The same poll by a consumer that wants two types only: entries and expired holds.
+        return "GET", (f"/events?limit=10&type=transaction.created,hold.expired"
+                       + (f"&after={args.after}" if args.after else "")), None, me["token"]
     if op == "history":
         # Page size pinned to 10 so that every history length returns the same number of
         # rows: the comparison measures the cost of depth, not of a bigger answer.

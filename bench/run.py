@@ -57,7 +57,7 @@ DEFAULT_WORKERS = len(os.sched_getaffinity(0)) + 1  # nproc + 1
 # "buffering" is what scripts/serve.sh runs: gthread, except that a thread only gets a
 # request once it has arrived whole (banking/gunicorn_worker.py).
 WORKER_CLASSES = {"buffering": "banking.gunicorn_worker.BufferingThreadWorker", "gthread": "gthread", "sync": "sync"}
-HISTORY_OPS = ["balance", "balance_at", "history", "events", "deposit", "withdraw", "transfer", "hold"]
+HISTORY_OPS = ["balance", "balance_at", "history", "events", "events_by_type", "deposit", "withdraw", "transfer", "hold"]
 # The targets (README, "Benchmarks"), checked and printed at the end of a run.
 TARGET_SHARE_OF_PGBENCH = 0.20  # keyed transfers/s against pgbench -M prepared
 TARGET_P99_MS = 50
