@@ -53,6 +53,10 @@ DEFAULT_REQUEST_READ_TIMEOUT = 10.0
 LINGER_SECONDS = 2.0
 LINGER_MAX_BYTES = 64 * 1024
 
+#: After accepting as many connections as it has threads within this many seconds, a
+#: worker leaves the next ones to the others for the rest of it (``set_accept_enabled``).
+ACCEPT_BURST_WINDOW = 0.005
+
 _RECV_SIZE = 64 * 1024
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
 
@@ -279,6 +283,8 @@ class BufferingThreadWorker(ThreadWorker):
         # The earliest timeout among pending_conns (the deque is no longer sorted by it).
         self.next_pending_expiry = math.inf
         self.lingering: deque[TConn] = deque()
+        self.in_flight = 0  # connections handed to the thread pool and not finished yet
+        self.recent_accepts: deque[float] = deque()  # when, within ACCEPT_BURST_WINDOW
 
     @classmethod
     def check_config(cls, cfg: Any, log: Any) -> None:
@@ -372,8 +378,52 @@ class BufferingThreadWorker(ThreadWorker):
 
     # -- main thread ------------------------------------------------------------------------
 
+    # Accepting. gthread accepts every connection it can (up to worker_connections), and
+    # the workers race for each one: 16 clients connecting at once all landed on one of
+    # three workers in 3 of 24 runs, which then served them at half the rate (one
+    # process, one core: 745 against 1,450-1,630 balance reads/s when they were spread).
+    # So a worker stops accepting while all its threads are busy, and for a moment after
+    # it has accepted a thread's worth of connections (``ACCEPT_BURST_WINDOW``), so that
+    # the other workers get the rest of a burst. A connection waits in the listen backlog
+    # meanwhile, as it would have waited in the thread pool's queue. (Counting parked
+    # connections as busy would let slow clients stop a worker accepting: not done.)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        now = time.monotonic()
+        while self.recent_accepts and self.recent_accepts[0] <= now - ACCEPT_BURST_WINDOW:
+            self.recent_accepts.popleft()
+        busy = self.in_flight >= self.cfg.threads or len(self.recent_accepts) >= self.cfg.threads
+        super().set_accept_enabled(enabled and not busy)
+
+    def accept(self, listener: socket.socket) -> None:
+        accepted = self.nr_conns
+        super().accept(listener)
+        if self.nr_conns > accepted:
+            self.recent_accepts.append(time.monotonic())
+            self._update_accepting()
+
+    def enqueue_req(self, conn: TConn) -> None:
+        self.in_flight += 1
+        super().enqueue_req(conn)
+        self._update_accepting()
+
+    def _update_accepting(self) -> None:
+        self.set_accept_enabled(self.alive and self.nr_conns < self.worker_connections)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        if self.recent_accepts and not self._accepting:  # wake when the burst window has passed
+            timeout = min(timeout, max(0.0, self.recent_accepts[0] + ACCEPT_BURST_WINDOW - time.monotonic()))
+        super().wait_for_and_dispatch_events(timeout)
+
     def finish_request(self, conn: TConn, fs: Future) -> None:
         """Runs in the worker's main thread (its event loop) after ``handle()``."""
+        self.in_flight -= 1
+        try:
+            self._finish_request(conn, fs)
+        finally:
+            self._update_accepting()
+
+    def _finish_request(self, conn: TConn, fs: Future) -> None:
         if not self.cfg.is_ssl and (fs.cancelled() or (fs.exception() is None and not fs.result())):
             # gthread closes with util.close_graceful() here, which waits up to 2 s for the
             # client to close its side: in this thread, that stops the whole worker. Five

@@ -1,9 +1,9 @@
 """Clients that stall or crawl mid-request must not take the server from anyone else, and
 the server's own refusals answer JSON.
 
-Against the real server as scripts/serve.sh runs it on 2 cores (its worker class, 4
+Against the real server as scripts/serve.sh runs it on 2 cores (its worker class, 3
 workers x 4 threads, keep-alive 5 s), over raw sockets to 127.0.0.1. Every wait is
-bounded. With gunicorn's stock gthread worker, 50 stalled connections hold all 16
+bounded. With gunicorn's stock gthread worker, 50 stalled connections hold all 12
 threads and every test here fails.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from users.services import token_issue
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-WORKERS, THREADS = 4, 4  # scripts/serve.sh on 2 cores
+WORKERS, THREADS = 3, 4  # scripts/serve.sh on 2 cores
 STALLED = 50
 
 
