@@ -90,3 +90,17 @@ def test_statement_counts_do_not_grow_with_history(alice, account, other_account
     for _ in range(200):
         fund(account, "1.00")
     assert measure() == short
+
+
+@pytest.mark.postgres  # SQLite writes a posting in more statements (ledger_sql.insert_posting)
+def test_a_hold_capture_runs_a_fixed_set_of_statements(alice, account, other_account, history,
+                                                        django_assert_num_queries):
+    """The token; the hold with its accounts; the accounts' lock with their ledger heads
+    (one round trip); the hold's lock, which reads only its status and resolution; the
+    posting with its entries and events; the hold marked captured; its events; the
+    available balance for the answer."""
+    hold = alice.post("/transactions/holds", {"account_id": account.pk, "amount": "1.00",
+                                              "to_account_id": other_account.pk}, format="json").json()
+    with django_assert_num_queries(8):
+        response = alice.post(f"/transactions/holds/{hold['id']}/capture", {}, format="json")
+    assert response.status_code == 201

@@ -305,17 +305,37 @@ def owned_balance(*, account_id: int, user_id: int, at: datetime) -> tuple[Decim
     return balance, _convert("amount", row[2])
 
 
+# What can change on a hold once it is written: its status and resolution (``_hold_resolve``).
+_HOLD_STATE = ("status", "resolved_at", "resolved_by", "captured_amount")
+_HOLD_LOCK_SQL = f"SELECT {', '.join(getattr(H, name) for name in _HOLD_STATE)} FROM {HOLDS} WHERE {H.id} = %s"
+
+
+def hold_lock(hold: Hold) -> None:
+    """Lock the row of ``hold`` until commit (after its accounts': see posting_create), and
+    read into ``hold`` what may have changed since it was read: its status and
+    resolution. One prepared statement: the ORM's query for the whole hold and its
+    accounts cost 0.74 ms of CPU here, in process, with the accounts locked; this 0.14.
+    (SQLite: no row lock; its writer already holds the database's.)"""
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(prepared(_HOLD_LOCK_SQL + lock), [hold.pk])
+        row = cursor.fetchone()
+    for name, value in zip(_HOLD_STATE, row, strict=True):
+        value = None if value is None else _convert(name, value, model=Hold)
+        setattr(hold, Hold._meta.get_field(name).attname, value)
+
+
 @cache
-def _converters(vendor: str, field_name: str) -> tuple:
-    """The ORM's converters for one ledger column on this database (SQLite returns text
-    or float for decimals and datetimes; PostgreSQL returns Decimal and aware datetime)."""
-    field = Transaction._meta.get_field(field_name)
-    expression = field.get_col(LEDGER)
+def _converters(vendor: str, model, field_name: str) -> tuple:
+    """The ORM's converters for one column on this database (SQLite returns text or
+    float for decimals and datetimes; PostgreSQL returns Decimal and aware datetime)."""
+    field = model._meta.get_field(field_name)
+    expression = field.get_col(model._meta.db_table)
     return expression, tuple(connection.ops.get_db_converters(expression) + field.get_db_converters(connection))
 
 
-def _convert(field_name: str, value):
-    expression, converters = _converters(connection.vendor, field_name)
+def _convert(field_name: str, value, *, model=Transaction):
+    expression, converters = _converters(connection.vendor, model, field_name)
     for converter in converters:
         value = converter(value, expression, connection)
     return value

@@ -47,7 +47,7 @@ from banking.money import MAX_BALANCE, format_money, validate_amount
 from banking.text import clean_text
 from events.models import EventType
 from transactions.events import hold_events_record
-from transactions.ledger_sql import LedgerHead, LockedAccount, accounts_lock, insert_posting
+from transactions.ledger_sql import LedgerHead, LockedAccount, accounts_lock, hold_lock, insert_posting
 from transactions.limits import HOLD_DEFAULT_EXPIRY, HOLD_MAX_EXPIRY, HOLD_MIN_EXPIRY, NOTE_MAX_LENGTH
 from transactions.selectors import hold_get_for_actor
 from transactions.models import (
@@ -142,7 +142,9 @@ def posting_create(
         # After the accounts, always in that order (no deadlock with another capture or
         # a void). What the account's other holds reserve was read under its lock, and
         # only a movement under that lock can add to it.
-        hold = _hold_lock(capturing.pk) if capturing is not None else None
+        hold = capturing
+        if hold is not None:
+            hold_lock(hold)
         now = _posting_time(heads.values())
         if hold is not None:
             _require_pending(hold, now)
@@ -506,7 +508,7 @@ def _hold_release(hold: Hold, status: str, actor: User | None) -> Hold | None:
     time (captured or voided meanwhile) does nothing and returns None."""
     accounts = [hold.account_id] + ([hold.to_account_id] if hold.to_account_id is not None else [])
     locked, heads = accounts_lock(accounts, holds_active_at=timezone.now(), except_hold=hold.pk)
-    hold = _hold_lock(hold.pk)
+    hold_lock(hold)
     now = timezone.now()
     if status == HoldStatus.EXPIRED:
         if hold.status != HoldStatus.PENDING or hold.expires_at > now:
@@ -517,11 +519,6 @@ def _hold_release(hold: Hold, status: str, actor: User | None) -> Hold | None:
     hold_events_record(hold, _RELEASE_EVENTS[status], owners=_owners(locked),
                        available=heads[hold.account_id].available, at=now)
     return hold
-
-
-def _hold_lock(hold_id: int) -> Hold:
-    # The hold's row only (of=self), with its accounts read for the answer.
-    return Hold.objects.select_for_update(of=("self",)).select_related("account", "to_account").get(pk=hold_id)
 
 
 def _require_pending(hold: Hold, now) -> None:
