@@ -241,6 +241,13 @@ def test_anyone_else_gets_404_for_a_hold(alice, bob, funded):
     assert Hold.objects.get(pk=held["id"]).status == "PENDING"
 
 
+@pytest.mark.parametrize("action", ["GET", "capture", "void"])
+def test_a_missing_hold_is_404_for_staff_too(staff_client_api, action):
+    path = "/transactions/holds/424242" + ("" if action == "GET" else f"/{action}")
+    response = staff_client_api.get(path) if action == "GET" else staff_client_api.post(path, {}, format="json")
+    assert (response.status_code, response.json()) == (404, {"error": "Hold not found."})
+
+
 def test_staff_may_capture_any_hold(staff_client_api, alice, funded):
     held = hold(alice, funded, "40.00").json()
     assert staff_client_api.post(f"/transactions/holds/{held['id']}/capture", {}, format="json").status_code == 201
@@ -345,3 +352,22 @@ def test_expired_holds_cost_the_available_balance_nothing(alice, funded):
     assert "Index" in scan and "rows=1 " in scan, plan  # the one active hold, not the 10,000 expired ones
     assert "Rows Removed" not in plan, plan  # none read and thrown away
     assert active["status"] == "PENDING"
+
+
+@pytest.mark.parametrize("with_payee", [False, True], ids=["no payee", "payee"])
+def test_a_hold_read_by_its_prepared_statement_is_the_orms_hold(alice, funded, other_account, with_payee):
+    from transactions.ledger_sql import hold_with_accounts
+
+    made = hold(alice, funded, "12.34", note="rent", **({"to_account_id": other_account.pk} if with_payee else {})).json()
+    alice.post(f"/transactions/holds/{made['id']}/capture", {"amount": "10.00"}, format="json")
+    expected = Hold.objects.select_related("account", "to_account").get(pk=made["id"])
+    read = hold_with_accounts(made["id"])
+
+    def values(instance):
+        return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+    assert values(read) == values(expected) and read.captured_amount == Decimal("10.00")
+    assert values(read.account) == values(expected.account)
+    assert (values(read.to_account) if with_payee else read.to_account) == (
+        values(expected.to_account) if with_payee else None)
+    assert hold_with_accounts(made["id"] + 1000) is None

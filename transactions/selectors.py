@@ -12,7 +12,7 @@ from django.utils import timezone
 from banking.errors import AccountNotFound, HoldNotFound, NotPermitted, ValidationFailed
 from banking.money import CENT, ZERO
 from banking.roles import POST_MOVEMENTS
-from transactions.ledger_sql import ledger_heads, owned_balance
+from transactions.ledger_sql import hold_with_accounts, ledger_heads, owned_balance
 from transactions.models import Direction, Hold, Posting, Transaction
 from users.models import User
 
@@ -164,10 +164,13 @@ def hold_get_for_actor(*, hold_id: int, actor: User, acting: bool = False) -> Ho
     the held account, the owner of its payee account, or staff (to act on another's
     hold, staff allowed to post movements: not an auditor). Anyone else gets
     ``HoldNotFound``, exactly like for a hold that does not exist."""
-    # One query, the rule of ``Hold.objects.visible_to`` then applied to the one hold (a
-    # query for the actor's account ids first cost as much again: 1.37 -> 0.69 ms CPU in process).
-    hold = Hold.objects.select_related("account", "to_account").filter(pk=hold_id).first()
-    party = hold is not None and actor.pk in (hold.account.user_id, hold.to_account.user_id if hold.to_account else None)
+    # One statement, the rule of ``Hold.objects.visible_to`` then applied to the one hold
+    # (with the actor's account ids read first, and the ORM's query, it cost 1.37 ms of
+    # CPU in process).
+    hold = hold_with_accounts(hold_id)
+    if hold is None:
+        raise HoldNotFound()
+    party = actor.pk in (hold.account.user_id, hold.to_account.user_id if hold.to_account else None)
     if not party and not actor.is_staff:
         raise HoldNotFound()
     if acting and not party and not actor.has_perm(POST_MOVEMENTS):
