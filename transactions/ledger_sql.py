@@ -360,6 +360,20 @@ def hold_lock(hold: Hold) -> None:
         setattr(hold, Hold._meta.get_field(name).attname, value)
 
 
+_HOLD_STATE_WRITE_SQL = (
+    f"UPDATE {HOLDS} SET {', '.join(f'{getattr(H, name)} = %s' for name in _HOLD_STATE)} WHERE {H.id} = %s"
+)
+
+
+def hold_state_write(hold: Hold) -> None:
+    """Write ``hold``'s status and resolution (what ``hold_lock`` reads), under its lock:
+    one prepared statement (``save(update_fields=...)`` cost 0.27 ms of CPU here)."""
+    fields = [Hold._meta.get_field(name) for name in _HOLD_STATE]
+    values = [field.get_db_prep_save(getattr(hold, field.attname), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(prepared(_HOLD_STATE_WRITE_SQL), [*values, hold.pk])
+
+
 @cache
 def _converters(vendor: str, model, field_name: str) -> tuple:
     """The ORM's converters for one column on this database (SQLite returns text or

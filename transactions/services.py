@@ -47,7 +47,9 @@ from banking.money import MAX_BALANCE, format_money, validate_amount
 from banking.text import clean_text
 from events.models import EventType
 from transactions.events import hold_events_record
-from transactions.ledger_sql import LedgerHead, LockedAccount, accounts_lock, hold_lock, insert_posting
+from transactions.ledger_sql import (
+    LedgerHead, LockedAccount, accounts_lock, hold_lock, hold_state_write, insert_posting,
+)
 from transactions.limits import HOLD_DEFAULT_EXPIRY, HOLD_MAX_EXPIRY, HOLD_MIN_EXPIRY, NOTE_MAX_LENGTH
 from transactions.selectors import hold_get_for_actor
 from transactions.models import (
@@ -530,7 +532,7 @@ def _require_pending(hold: Hold, now) -> None:
 def _hold_resolve(hold: Hold, status: str, now, actor: User | None, *,
                   captured_amount: Decimal | None = None) -> None:
     hold.status, hold.resolved_at, hold.resolved_by, hold.captured_amount = status, now, actor, captured_amount
-    hold.save(update_fields=["status", "resolved_at", "resolved_by", "captured_amount"])
+    hold_state_write(hold)
 
 
 # --- helpers -------------------------------------------------------------------------
