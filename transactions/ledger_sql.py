@@ -360,6 +360,23 @@ def hold_lock(hold: Hold) -> None:
         setattr(hold, Hold._meta.get_field(name).attname, value)
 
 
+_HOLD_INSERT_FIELDS = [f for f in _HOLD_FIELDS if not f.primary_key]
+_HOLD_INSERT_SQL = (
+    f"INSERT INTO {HOLDS} ({', '.join(f.column for f in _HOLD_INSERT_FIELDS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_HOLD_INSERT_FIELDS))}) RETURNING {H.id}"
+)
+
+
+def hold_insert(hold: Hold) -> None:
+    """INSERT ``hold`` and set its id, under its account's lock: one prepared statement
+    (``Hold.objects.create`` cost 0.30 ms of CPU here)."""
+    values = [f.get_db_prep_save(getattr(hold, f.attname), connection) for f in _HOLD_INSERT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(prepared(_HOLD_INSERT_SQL), values)
+        (hold.pk,) = cursor.fetchone()
+    hold._state.adding, hold._state.db = False, connection.alias
+
+
 _HOLD_STATE_WRITE_SQL = (
     f"UPDATE {HOLDS} SET {', '.join(f'{getattr(H, name)} = %s' for name in _HOLD_STATE)} WHERE {H.id} = %s"
 )

@@ -48,7 +48,7 @@ from banking.text import clean_text
 from events.models import EventType
 from transactions.events import hold_events_record
 from transactions.ledger_sql import (
-    LedgerHead, LockedAccount, accounts_lock, hold_lock, hold_state_write, insert_posting,
+    LedgerHead, LockedAccount, accounts_lock, hold_insert, hold_lock, hold_state_write, insert_posting,
 )
 from transactions.limits import HOLD_DEFAULT_EXPIRY, HOLD_MAX_EXPIRY, HOLD_MIN_EXPIRY, NOTE_MAX_LENGTH
 from transactions.selectors import hold_get_for_actor
@@ -426,10 +426,11 @@ def hold_create(
             return _refusal(kind=Kind.HOLD, account_id=account_id, requested=amount, leg_note=note, locked=locked,
                             head=head, initiated_by=initiated_by, note=note, now=now,
                             idempotency_key=idempotency_key), error
-        hold = Hold.objects.create(
+        hold = Hold(
             account_id=account_id, to_account_id=to_account_id, amount=amount, note=note, created_at=now,
             expires_at=now + expires_in, initiated_by=initiated_by, idempotency_key=idempotency_key,
         )
+        hold_insert(hold)
         hold_events_record(hold, EventType.HOLD_CREATED, owners=_owners(locked), available=head.available - amount,
                            at=now)
         return HoldResult(hold, head.available - amount), None
