@@ -1,7 +1,7 @@
 """The ledger's hot path in plain SQL.
 
-Every money movement runs these statements inside its transaction, so they are written
-out rather than built by the ORM: building a query costs more Python time than
+Every money movement runs these statements inside its transaction (and every hold's
+insert, lock and change of status), so they are written out rather than built by the ORM: building a query costs more Python time than
 PostgreSQL spends running it (measured: ORM compilation was ~25% of a transfer's CPU).
 Each statement runs on PostgreSQL and SQLite alike, except the row lock and the one-
 statement posting insert (PostgreSQL only; SQLite gets two statements).
