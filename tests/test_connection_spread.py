@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -27,8 +28,24 @@ ROUNDS = 20
 def server(django_db_blocker) -> Iterator[Gunicorn]:
     with django_db_blocker.unblock():
         started = Gunicorn(workers=WORKERS, threads=THREADS, env={"REQUEST_LOG_LEVEL": "WARNING"}).start()
-    yield started
-    started.stop()
+    try:
+        _wait_until_every_worker_serves(started)
+        yield started
+    finally:
+        started.stop()
+
+
+def _wait_until_every_worker_serves(server: Gunicorn, timeout: float = 60) -> None:
+    """gunicorn answers once its first worker has loaded the app; the others may still be
+    loading it. Open connections one at a time until each worker has held one."""
+    served: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while len(served) < WORKERS:
+        assert time.monotonic() < deadline, f"only {len(served)} of {WORKERS} workers served"
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            _healthz_on(sock)
+            served |= set(_connections_by_worker(server))
+        time.sleep(0.05)
 
 
 def _worker_pids(master: int) -> list[int]:
@@ -46,8 +63,13 @@ def _worker_pids(master: int) -> list[int]:
 
 
 def _connections_per_worker(server: Gunicorn) -> list[int]:
-    """How many established connections to the server's port each worker holds (from
-    /proc/net/tcp and each worker's open files), most first."""
+    """How many established connections to the server's port each worker holds, most first."""
+    return sorted(_connections_by_worker(server).values(), reverse=True)
+
+
+def _connections_by_worker(server: Gunicorn) -> Counter:
+    """Established connections to the server's port by worker pid (from /proc/net/tcp and
+    each worker's open files)."""
     established = set()
     with open("/proc/net/tcp") as table:
         for line in table.readlines()[1:]:
@@ -63,7 +85,7 @@ def _connections_per_worker(server: Gunicorn) -> list[int]:
                 continue
             if target.startswith("socket:[") and target[8:-1] in established:
                 held[pid] += 1
-    return sorted(held.values(), reverse=True)
+    return held
 
 
 def _healthz_on(sock: socket.socket) -> None:

@@ -112,6 +112,9 @@ def test_failed_attempts_are_retried_until_delivered(receiver, workers):
     deposits(account, 6)
     workers()
     receiver.wait_for(6, timeout=30)
+    # The receiver has answered; the worker records its answer a moment later.
+    eventually(lambda: Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.DELIVERED).count() == 6,
+               message="the worker never recorded the six deliveries")
     for event in Event.objects.filter(user=account.user, type="transaction.created"):
         codes = list(DeliveryAttempt.objects.filter(event_id=event.pk).order_by("id").values_list("status_code",
                                                                                                   flat=True))
