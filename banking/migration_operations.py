@@ -12,15 +12,9 @@ class AddIndexWithoutBlocking(AddIndexConcurrently):
     ``atomic = False``."""
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            schema_editor.add_index(model, self.index)
+        operation = super() if schema_editor.connection.vendor == "postgresql" else super(AddIndexConcurrently, self)
+        operation.database_forwards(app_label, schema_editor, from_state, to_state)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            schema_editor.remove_index(model, self.index)
+        operation = super() if schema_editor.connection.vendor == "postgresql" else super(AddIndexConcurrently, self)
+        operation.database_backwards(app_label, schema_editor, from_state, to_state)

@@ -144,11 +144,10 @@ def posting_create(
         # After the accounts, always in that order (no deadlock with another capture or
         # a void). What the account's other holds reserve was read under its lock, and
         # only a movement under that lock can add to it.
+        now = _posting_time(heads.values())
         hold = capturing
         if hold is not None:
             hold_lock(hold)
-        now = _posting_time(heads.values())
-        if hold is not None:
             _require_pending(hold, now)
         for account_id in customer_ids:
             change = sum(leg.amount for leg in legs if leg.account_id == account_id)
